@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each does its own set-up:
+# virtualenv and packages, local Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS /
+# DATABASE_URL point elsewhere), migrations and topics.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test lint bench infra-up infra-down infra-status setup clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+infra-up:
+	deploy/local/infra.sh up
+
+infra-down:
+	deploy/local/infra.sh down
+
+infra-status:
+	deploy/local/infra.sh status
+
+# Migrations and topics are applied by `clients run` itself on start.
+run: setup infra-up
+	$(BIN)/clients run
+
+test: setup infra-up
+	$(BIN)/clients migrate >/dev/null
+	$(BIN)/clients topics >/dev/null
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: setup infra-up
+	$(BIN)/clients migrate >/dev/null
+	$(BIN)/clients topics >/dev/null
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""One package per independent service; `services.registry` names them for `clients run`."""

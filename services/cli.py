@@ -1,0 +1,128 @@
+"""`clients`: the project's single command line."""
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from services.registry import SERVICES
+from shared import stores
+from shared.db import Pool, create_pool
+from shared.logging import configure_logging
+from shared.migrate import migrate
+from shared.runner import run
+from shared.settings import Settings
+from shared.topics import ensure_topics, project_topics
+
+log = structlog.get_logger(__name__)
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, default=str, indent=2))
+
+
+async def _with_pool(settings: Settings, fn: Callable[[Pool], Awaitable[Any]]) -> Any:
+    pool = await create_pool(settings)
+    try:
+        return await fn(pool)
+    finally:
+        await pool.close()
+
+
+async def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    applied = await migrate(settings.database_url)
+    _print({"applied": applied})
+    return 0
+
+
+async def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
+    _print(await ensure_topics(settings.kafka_bootstrap_servers, project_topics(settings)))
+    return 0
+
+
+async def cmd_store_create(settings: Settings, args: argparse.Namespace) -> int:
+    store = await _with_pool(settings, lambda p: stores.create_store(p, args.name, args.region))
+    _print(store.__dict__)
+    return 0
+
+
+async def cmd_key_create(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        key = await _with_pool(settings, lambda p: stores.create_key(p, args.store, args.label))
+    except stores.StoreNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    _print({**key.__dict__, "note": "the token is shown only now; store it safely"})
+    return 0
+
+
+async def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        revoked_at = await _with_pool(settings, lambda p: stores.revoke_key(p, args.key))
+    except stores.KeyNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    _print({"id": args.key, "revoked_at": revoked_at})
+    return 0
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    unknown = [n for n in args.services if n not in SERVICES]
+    if unknown:
+        print(f"error: unknown service(s) {unknown}; known: {sorted(SERVICES)}", file=sys.stderr)
+        return 2
+    services = [SERVICES[n] for n in (args.services or SERVICES)]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await run(settings, services, stop)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clients", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(fn=cmd_migrate)
+    sub.add_parser("topics", help="create or grow the Kafka topics").set_defaults(fn=cmd_topics)
+
+    store = sub.add_parser("store", help="stores").add_subparsers(dest="action", required=True)
+    create = store.add_parser("create", help="create a store")
+    create.add_argument("--name", required=True)
+    create.add_argument("--region", default="US", help="ISO country code for phone numbers")
+    create.set_defaults(fn=cmd_store_create)
+
+    key = sub.add_parser("key", help="integration keys").add_subparsers(dest="action",
+                                                                          required=True)
+    kcreate = key.add_parser("create", help="create a key; its token is printed once")
+    kcreate.add_argument("--store", required=True, type=UUID)
+    kcreate.add_argument("--label", required=True)
+    kcreate.set_defaults(fn=cmd_key_create)
+    krevoke = key.add_parser("revoke", help="revoke a key")
+    krevoke.add_argument("key", type=UUID)
+    krevoke.set_defaults(fn=cmd_key_revoke)
+
+    runp = sub.add_parser("run", help="run services (all by default)")
+    runp.add_argument("services", nargs="*", metavar="SERVICE",
+                      help=f"any of: {', '.join(SERVICES)}")
+    runp.set_defaults(fn=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings)
+    fn: Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]] = args.fn
+    return asyncio.run(fn(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP edge: health, metrics (and, later, the integration and callback routes)."""

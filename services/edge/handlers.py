@@ -1,0 +1,25 @@
+"""Thin HTTP handlers: read the request, call the logic, shape the response."""
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from services.edge import health
+from shared.resources import Deps
+
+
+def deps_of(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+async def healthz(request: Request) -> JSONResponse:
+    checks = await health.check(deps_of(request))
+    ok = all(checks.values())
+    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
+                        status_code=200 if ok else 503)
+
+
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(deps_of(request).registry),
+                    media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""What several services need: settings, logging, the database, the broker, topics, the runner."""

@@ -1,0 +1,21 @@
+"""Integration key tokens: `pck_int_` + 32 random bytes (URL-safe base64), kept only as SHA-256."""
+
+import hashlib
+import secrets
+
+TOKEN_PREFIX = "pck_int_"  # noqa: S105 - the public prefix, not a secret
+TOKEN_BYTES = 32
+# Enough of a token to recognise it in a list, never enough to use it.
+DISPLAY_CHARS = len(TOKEN_PREFIX) + 6
+
+
+def generate_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def looks_like_token(value: str) -> bool:
+    return value.startswith(TOKEN_PREFIX) and len(value) > len(TOKEN_PREFIX)

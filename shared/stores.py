@@ -1,0 +1,98 @@
+"""Stores and their integration keys: the tenancy boundary every write path checks."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from shared.db import Pool
+from shared.keys import DISPLAY_CHARS, generate_token, hash_token
+
+INSERT_STORE = """
+INSERT INTO stores (name, region) VALUES ($1, $2)
+RETURNING id, name, region, created_at"""
+INSERT_KEY = """
+INSERT INTO integration_keys (store_id, label, token_hash, token_prefix)
+SELECT s.id, $2, $3, $4 FROM stores s WHERE s.id = $1
+RETURNING id, store_id, label, created_at"""
+REVOKE_KEY = """
+UPDATE integration_keys SET revoked_at = coalesce(revoked_at, now())
+WHERE id = $1
+RETURNING id, revoked_at"""
+AUTHENTICATE = """
+SELECT k.id, k.store_id, k.label, s.region
+FROM integration_keys k JOIN stores s ON s.id = k.store_id
+WHERE k.token_hash = $1 AND k.revoked_at IS NULL"""
+
+
+class StoreNotFoundError(LookupError):
+    def __init__(self, store_id: UUID) -> None:
+        super().__init__(f"no store {store_id}")
+        self.store_id = store_id
+
+
+class KeyNotFoundError(LookupError):
+    def __init__(self, key_id: UUID) -> None:
+        super().__init__(f"no integration key {key_id}")
+        self.key_id = key_id
+
+
+@dataclass(frozen=True)
+class Store:
+    id: UUID
+    name: str
+    region: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A newly created key. `token` exists only here: the database keeps its hash."""
+
+    id: UUID
+    store_id: UUID
+    label: str
+    token: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """Who an authenticated token is: the key, its store, and the store's phone region."""
+
+    key_id: UUID
+    store_id: UUID
+    label: str
+    region: str
+
+
+async def create_store(pool: Pool, name: str, region: str = "US") -> Store:
+    row = await pool.fetchrow(INSERT_STORE, name.strip(), region.upper())
+    assert row is not None
+    return Store(**dict(row))
+
+
+async def create_key(pool: Pool, store_id: UUID, label: str) -> IssuedKey:
+    token = generate_token()
+    row = await pool.fetchrow(INSERT_KEY, store_id, label.strip(), hash_token(token),
+                              token[:DISPLAY_CHARS])
+    if row is None:
+        raise StoreNotFoundError(store_id)
+    return IssuedKey(id=row["id"], store_id=row["store_id"], label=row["label"], token=token,
+                     created_at=row["created_at"])
+
+
+async def revoke_key(pool: Pool, key_id: UUID) -> datetime:
+    row = await pool.fetchrow(REVOKE_KEY, key_id)
+    if row is None:
+        raise KeyNotFoundError(key_id)
+    revoked_at: datetime = row["revoked_at"]
+    return revoked_at
+
+
+async def authenticate(pool: Pool, token: str) -> KeyIdentity | None:
+    """The live key behind a token, or None for an unknown or revoked one."""
+    row = await pool.fetchrow(AUTHENTICATE, hash_token(token))
+    if row is None:
+        return None
+    return KeyIdentity(key_id=row["id"], store_id=row["store_id"], label=row["label"],
+                       region=row["region"])

@@ -1,0 +1,89 @@
+"""Fixtures on the real infrastructure (`make test` starts it; see README).
+
+Isolation: each test makes its own store (the product's tenancy boundary), its own topics and
+consumer groups, or its own scratch database, so tests run in any order and in any subset.
+"""
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from shared import stores
+from shared.db import Pool, create_pool
+from shared.migrate import migrate
+from shared.settings import Settings
+from shared.topics import TopicSpec, ensure_topics
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+async def pool(settings: Settings) -> AsyncIterator[Pool]:
+    try:
+        await migrate(settings.database_url)
+        pool = await create_pool(settings)
+    except (OSError, asyncpg.PostgresError) as e:
+        pytest.fail(f"PostgreSQL at {settings.database_url} is not usable ({e}); "
+                    "run `make test` or `make infra-up`", pytrace=False)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def store(pool: Pool) -> stores.Store:
+    return await stores.create_store(pool, f"test store {uuid.uuid4().hex[:8]}")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def make_topic(settings: Settings) -> Callable[..., Awaitable[str]]:
+    async def make(partitions: int = 1, prefix: str = "test") -> str:
+        name = unique(prefix)
+        await ensure_topics(settings.kafka_bootstrap_servers, [TopicSpec(name, partitions)])
+        return name
+    return make
+
+
+def database_url_for(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture
+async def scratch_database(settings: Settings) -> AsyncIterator[str]:
+    """An empty database of its own, dropped afterwards."""
+    name = f"clients_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(settings.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')  # name is ours, not input
+        yield database_url_for(settings.database_url, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0,
+                     interval: float = 0.1) -> None:
+    """Wait until `check()` is true; fail after `within` seconds. Polls: the state lives in
+    another process (Kafka, PostgreSQL), so there is no event to wait on."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110
+            await asyncio.sleep(interval)

@@ -1,0 +1,34 @@
+import pytest
+from pydantic import ValidationError
+
+from shared.settings import Settings
+
+
+def test_defaults_are_the_documented_local_infrastructure(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "HTTP_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    s = Settings()
+    assert s.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert s.database_url == "postgresql://clients@127.0.0.1:54320/clients"
+    assert s.http_port == 8080
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/x")
+    monkeypatch.setenv("HTTP_PORT", "9000")
+    monkeypatch.setenv("TOPIC_PARTITIONS", "12")
+    s = Settings()
+    assert s.kafka_bootstrap_servers == "kafka-1:9092,kafka-2:9092"
+    assert s.database_url == "postgresql://u:p@db:5432/x"
+    assert s.http_port == 9000
+    assert s.topic_partitions == 12
+
+
+@pytest.mark.parametrize(("var", "value"), [("HTTP_PORT", "70000"), ("HTTP_PORT", "http"),
+                                            ("LOG_FORMAT", "xml"), ("TOPIC_PARTITIONS", "0")])
+def test_bad_values_are_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch, var: str,
+                                                   value: str) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValidationError, match=var.lower()):
+        Settings()

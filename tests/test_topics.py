@@ -1,0 +1,38 @@
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.settings import Settings
+from shared.topics import HIGH_VOLUME, TopicSpec, ensure_topics, project_topics
+from tests.conftest import unique
+
+
+async def describe(bootstrap: str, name: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (topic,) = await admin.describe_topics([name])
+        return len(topic["partitions"])
+    finally:
+        await admin.close()
+
+
+def test_high_volume_topics_get_at_least_six_partitions(settings: Settings) -> None:
+    specs = {s.name: s.partitions for s in project_topics(settings)}
+    assert all(specs[name] >= 6 for name in HIGH_VOLUME)
+    assert {"clients.ingest.v1", "clients.ingest.dlq.v1", "clients.events.v1",
+            "delivery.callbacks.v1", "inbox.commands.v1"} <= set(specs)
+
+
+async def test_provisioning_creates_then_is_idempotent_then_grows(settings: Settings) -> None:
+    bootstrap = settings.kafka_bootstrap_servers
+    a, b = unique("test.topics"), unique("test.topics")
+    assert await ensure_topics(bootstrap, [TopicSpec(a, 6), TopicSpec(b, 2)]) == {a: 6, b: 2}
+    assert await ensure_topics(bootstrap, [TopicSpec(a, 6), TopicSpec(b, 2)]) == {a: 6, b: 2}
+    assert await ensure_topics(bootstrap, [TopicSpec(b, 4)]) == {b: 4}
+    assert await describe(bootstrap, b) == 4
+    # Kafka cannot shrink a topic: asking for fewer leaves it as it is.
+    assert await ensure_topics(bootstrap, [TopicSpec(a, 3)]) == {a: 6}
+
+
+async def test_project_topics_exist_with_their_partitions(settings: Settings) -> None:
+    counts = await ensure_topics(settings.kafka_bootstrap_servers, project_topics(settings))
+    assert counts == {s.name: s.partitions for s in project_topics(settings)}
