@@ -6,6 +6,7 @@ configured (Kafka cannot shrink one), and leaves everything else alone, so it is
 every start and from several processes at once.
 """
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -67,9 +68,20 @@ async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> d
         if grow:
             await admin.create_partitions(grow)
             log.info("topics grown", topics={k: v.total_count for k, v in grow.items()})
-        return await _partition_counts(admin, list(wanted))
+        return await _settled_counts(admin, wanted)
     finally:
         await admin.close()
+
+
+async def _settled_counts(admin: AIOKafkaAdminClient, wanted: dict[str, int],
+                          within_s: float = 30.0) -> dict[str, int]:
+    """Metadata lags a creation or a growth: wait until every topic shows what was asked."""
+    async with asyncio.timeout(within_s):
+        while True:
+            counts = await _partition_counts(admin, list(wanted))
+            if all(counts.get(name, 0) >= n for name, n in wanted.items()):
+                return counts
+            await asyncio.sleep(0.05)
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, int]:
