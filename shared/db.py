@@ -8,14 +8,17 @@ import asyncpg
 from shared.settings import Settings
 
 if TYPE_CHECKING:  # asyncpg's classes are generic only in its stubs
+    from asyncpg.pool import PoolConnectionProxy
+
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
-    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record]
+    Connection: TypeAlias = (asyncpg.Connection[asyncpg.Record]
+                             | PoolConnectionProxy[asyncpg.Record])
 else:
     Pool = asyncpg.Pool
     Connection = asyncpg.Connection
 
 
-async def _init_connection(conn: Connection) -> None:
+async def _init_connection(conn: "asyncpg.Connection[asyncpg.Record]") -> None:
     for pg_type in ("json", "jsonb"):
         await conn.set_type_codec(
             pg_type, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"

@@ -1,0 +1,40 @@
+"""`clients.events.v1` (key = client id): the envelope every downstream consumer reads."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from schemas.common import Contract
+from schemas.ingest import ClientType
+
+EventType = Literal["client.created", "client.updated", "client.archived"]
+
+
+class ClientSnapshot(Contract):
+    id: UUID
+    store_id: UUID
+    name: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    company: str | None
+    type: ClientType
+    tags: list[str]
+    notes: str | None
+    external_ids: dict[str, str] = Field(description="integration key id -> external id")
+    source_label: str | None
+    source_external_id: str | None
+    source_integration_key_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientEvent(Contract):
+    id: UUID = Field(description="stable across re-publication: consumers dedupe on it")
+    type: EventType
+    occurred_at: datetime
+    store_id: UUID
+    client: ClientSnapshot

@@ -1,0 +1,78 @@
+"""`clients.ingest.v1` (and the body of POST /integrations/v1/clients)."""
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from schemas.common import Contract
+
+ClientType = Literal["retail", "wholesale"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+MAX_TAGS = 250
+NEED_CONTACT = "email or phone is required"
+NEED_NAME = "a name is required: name, or first_name/last_name"
+# The field a whole-record rule is reported on.
+RULE_FIELDS = {NEED_CONTACT: "email", NEED_NAME: "name"}
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+class ClientFields(Contract):
+    """What an upstream system says about a client. Blank strings count as absent."""
+
+    store_id: UUID | None = Field(default=None, description="must be the key's store if given")
+    external_id: Annotated[Text, StringConstraints(max_length=255)] | None = None
+    email: Annotated[Text, StringConstraints(max_length=254)] | None = None
+    phone: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    name: Annotated[Text, StringConstraints(max_length=100)] | None = None
+    first_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
+    last_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
+    company: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    type: ClientType = "retail"
+    tags: list[Annotated[Text, StringConstraints(max_length=255)]] = Field(
+        default_factory=list, max_length=MAX_TAGS)
+    notes: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("external_id", "email", "phone", "name", "first_name", "last_name",
+                     "company", "notes", mode="before")
+    @classmethod
+    def _blank(cls, value: object) -> object:
+        return _blank_to_none(value)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("tags", mode="after")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        # trimmed (by Text), lower-cased, de-duplicated in first-seen order, blanks dropped
+        return list(dict.fromkeys(t.lower() for t in tags if t))
+
+    @model_validator(mode="after")
+    def _required(self) -> "ClientFields":
+        if self.email is None and self.phone is None:
+            raise ValueError(NEED_CONTACT)
+        if self.name is None and self.first_name is None and self.last_name is None:
+            raise ValueError(NEED_NAME)
+        return self
+
+
+class ClientRequest(ClientFields):
+    request_id: Annotated[Text, StringConstraints(min_length=1, max_length=128)] | None = None
+
+    @field_validator("request_id", mode="before")
+    @classmethod
+    def _blank_request(cls, value: object) -> object:
+        return _blank_to_none(value)
+
+
+class IngestRecord(ClientRequest):
+    integration_key: str = Field(description="pck_int_…; never logged, stored or forwarded")

@@ -1,0 +1,42 @@
+"""`clients.upsert.v1` (normalized, authenticated commands) and `clients.upsert.results.v1`."""
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from schemas.common import Contract, FieldError
+from schemas.ingest import ClientType
+
+Outcome = Literal["created", "matched_external_id", "matched_email", "rejected"]
+
+
+class UpsertCommand(Contract):
+    """One client record, validated and normalized, bound to its store and source."""
+
+    request_id: str = Field(max_length=128)
+    store_id: UUID
+    integration_key_id: UUID | None = None
+    source_label: str | None = None
+    external_id: str | None = None
+    email: str | None = Field(default=None, description="as entered, trimmed")
+    email_key: str | None = Field(default=None, description="trimmed, NFC, case-folded")
+    phone: str | None = Field(default=None, description="E.164")
+    name: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    type: ClientType = "retail"
+    tags: list[str] = Field(default_factory=list)
+    notes: str | None = None
+    received_at: datetime
+
+
+class UpsertResult(Contract):
+    request_id: str
+    store_id: UUID | None
+    client_id: UUID | None
+    outcome: Outcome
+    duplicate: bool
+    errors: list[FieldError] = Field(default_factory=list)

@@ -1,0 +1,101 @@
+"""From what a source said to a normalized command: email key, E.164 phone, names.
+
+The email key is the identity inside a store: trimmed, NFC-normalized, case-folded. The address
+itself is kept as entered (trimmed). Gmail dots and plus tags are not folded: at other providers
+they are different people.
+"""
+
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError
+
+from schemas.common import FieldError
+from schemas.ingest import RULE_FIELDS, ClientFields
+from schemas.upsert import UpsertCommand
+
+
+class InvalidRecordError(ValueError):
+    """The record cannot become a command; `errors` names each offending field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+def email_key(email: str) -> str:
+    return unicodedata.normalize("NFC", email.strip()).casefold()
+
+
+def check_email(email: str) -> str | None:
+    """None when acceptable, else why not (syntax only: no DNS)."""
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as e:
+        return str(e)
+    return None
+
+
+def to_e164(phone: str, region: str) -> str | None:
+    """E.164 for a possible number in `region` (or with its own +country code), else None."""
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def split_name(full: str) -> tuple[str, str | None]:
+    """'Jane van Doe' -> ('Jane', 'van Doe'); 'Cher' -> ('Cher', None)."""
+    first, _, rest = full.strip().partition(" ")
+    return first, rest.strip() or None
+
+
+def field_errors(error: ValidationError) -> list[FieldError]:
+    out = []
+    for e in error.errors():
+        message = str(e["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(p) for p in e["loc"]) or RULE_FIELDS.get(message, "record")
+        if e["type"] == "extra_forbidden":
+            message = "unknown field"
+        out.append(FieldError(field=field, message=message))
+    return out
+
+
+def to_command(fields: ClientFields, *, request_id: str, store_id: Any, region: str,
+               integration_key_id: Any = None, source_label: str | None = None,
+               received_at: datetime) -> UpsertCommand:
+    """Normalize validated fields for one store. Raises InvalidRecordError."""
+    errors: list[FieldError] = []
+    if fields.store_id is not None and fields.store_id != store_id:
+        errors.append(FieldError(field="store_id",
+                                 message="does not match the integration key's store"))
+    if fields.email is not None and (why := check_email(fields.email)):
+        errors.append(FieldError(field="email", message=why))
+    phone = None
+    if fields.phone is not None:
+        phone = to_e164(fields.phone, region)
+        if phone is None:
+            errors.append(FieldError(field="phone",
+                                     message=f"not a possible phone number in region {region}"))
+    if errors:
+        raise InvalidRecordError(errors)
+
+    first, last = fields.first_name, fields.last_name
+    if fields.name is not None:
+        name = fields.name
+        if first is None and last is None:
+            first, last = split_name(name)
+    else:
+        name = " ".join(p for p in (first, last) if p)
+    return UpsertCommand(
+        request_id=request_id, store_id=store_id, integration_key_id=integration_key_id,
+        source_label=source_label, external_id=fields.external_id,
+        email=fields.email, email_key=email_key(fields.email) if fields.email else None,
+        phone=phone, name=name, first_name=first, last_name=last, company=fields.company,
+        type=fields.type, tags=fields.tags, notes=fields.notes, received_at=received_at)

@@ -1,0 +1,35 @@
+"""The transactional outbox: events are written in the same transaction as the change they
+describe; the relay publishes them (at least once, with a stable event id) and deletes them."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from schemas.events import ClientEvent, ClientSnapshot, EventType
+from shared.db import Connection
+from shared.topics import EVENTS
+
+CHANNEL = "clients_outbox"
+
+INSERT = """
+INSERT INTO outbox (event_id, topic, key, payload)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])"""
+NOTIFY = "SELECT pg_notify($1, '')"
+
+
+def client_event(kind: EventType, row: dict[str, Any], at: datetime) -> ClientEvent:
+    """An event about a client row (extra columns such as email_key are not part of it)."""
+    snapshot = {k: row[k] for k in ClientSnapshot.model_fields}
+    return ClientEvent.model_validate({
+        "id": uuid.uuid4(), "type": kind, "occurred_at": at,
+        "store_id": row["store_id"], "client": snapshot})
+
+
+async def add_events(conn: Connection, events: Sequence[ClientEvent]) -> None:
+    if not events:
+        return
+    await conn.execute(INSERT, [e.id for e in events], [EVENTS] * len(events),
+                       [str(e.client.id) for e in events],
+                       [e.model_dump(mode="json") for e in events])
+    await conn.execute(NOTIFY, CHANNEL)

@@ -1,0 +1,253 @@
+"""The one 3-step resolver (seed 000, "Smart upsert"), for whole batches.
+
+1. An external id seen before from the same integration key -> that client.
+2. Else a live client in the same store with the same email key -> attach the external id, keep
+   the first-touch source, record the touch, fill only blank fields, `duplicate: true`.
+3. Else create, stamped with the source.
+
+A batch is one transaction with a fixed number of round trips. Commands about the same person
+inside a batch are folded in order (the first creates, the later ones match it). Across
+transactions the partial unique index on (store_id, email_key) decides: a create that loses the
+race rolls the batch back and the retry finds the winner's row, so one person is one row.
+Already-processed request ids return their recorded result and write nothing.
+"""
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
+
+from schemas.events import ClientEvent
+from schemas.upsert import Outcome, UpsertCommand, UpsertResult
+from shared import resolver_sql as sql
+from shared.db import Connection, Pool
+from shared.outbox import add_events, client_event
+
+log = structlog.get_logger(__name__)
+
+# Fields a later touch may fill when the client has none (seed 000: "fill only blank fields").
+FILLABLE = ("first_name", "last_name", "phone", "company", "notes")
+
+
+class ConcurrentCreateError(Exception):
+    """Another transaction created (or archived) a client this batch was about to touch."""
+
+
+RETRYABLE = (ConcurrentCreateError, asyncpg.UniqueViolationError,
+             asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+@dataclass
+class _Plan:
+    """What one batch will do, built in memory before anything is written."""
+
+    now: datetime
+    results: dict[int, UpsertResult] = field(default_factory=dict)   # by command index
+    fresh: list[UpsertResult] = field(default_factory=list)  # decided now, to be recorded
+    aliases: dict[int, int] = field(default_factory=dict)  # a request repeated in the batch
+    created: dict[UUID, dict[str, Any]] = field(default_factory=dict)  # new snapshots
+    matched: dict[UUID, list[UpsertCommand]] = field(default_factory=dict)  # existing clients
+    by_external: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
+    by_email: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
+    touches: list[tuple[UUID, UpsertCommand, Outcome]] = field(default_factory=list)
+
+
+async def resolve_batch(pool: Pool, commands: Sequence[UpsertCommand],
+                        attempts: int = 8) -> list[UpsertResult]:
+    """Resolve every command; results come back in the commands' order."""
+    if not commands:
+        return []
+    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE),
+                             stop=stop_after_attempt(attempts), wait=wait_random(0.005, 0.05),
+                             reraise=True)
+    async for attempt in retrying:
+        with attempt:
+            if attempt.retry_state.attempt_number > 1:
+                log.info("resolver retry after a concurrent write",
+                         attempt=attempt.retry_state.attempt_number)
+            async with pool.acquire() as conn, conn.transaction():
+                return await _resolve(conn, commands)
+    raise AssertionError("unreachable")  # AsyncRetrying(reraise=True) raises on the last try
+
+
+async def _resolve(conn: Connection, commands: Sequence[UpsertCommand]) -> list[UpsertResult]:
+    plan = _Plan(now=datetime.now(UTC))
+    pending = await _skip_done_requests(conn, commands, plan)
+    await _look_up(conn, [commands[i] for i in pending], plan)
+    for i in pending:
+        _decide(i, commands[i], plan)
+    await _write(conn, plan)
+    return [plan.results[plan.aliases.get(i, i)] for i in range(len(commands))]
+
+
+async def _skip_done_requests(conn: Connection, commands: Sequence[UpsertCommand],
+                              plan: _Plan) -> list[int]:
+    rows = await conn.fetch(sql.DONE_REQUESTS, [c.store_id for c in commands],
+                            [c.request_id for c in commands])
+    done = {(r["store_id"], r["request_id"]): r for r in rows}
+    pending: list[int] = []
+    first_of: dict[tuple[UUID, str], int] = {}
+    for i, c in enumerate(commands):
+        key = (c.store_id, c.request_id)
+        if key in done:
+            r = done[key]
+            plan.results[i] = UpsertResult(request_id=c.request_id, store_id=c.store_id,
+                                           client_id=r["client_id"], outcome=r["outcome"],
+                                           duplicate=r["duplicate"])
+        elif key in first_of:  # the same request twice in one batch: the first one counts
+            plan.aliases[i] = first_of[key]
+        else:
+            first_of[key] = i
+            pending.append(i)
+    return pending
+
+
+async def _look_up(conn: Connection, commands: Sequence[UpsertCommand], plan: _Plan) -> None:
+    with_external = [c for c in commands if c.external_id and c.integration_key_id]
+    if with_external:
+        rows = await conn.fetch(sql.BY_EXTERNAL_ID,
+                                [c.integration_key_id for c in with_external],
+                                [c.external_id for c in with_external])
+        plan.by_external.update({(r["integration_key_id"], r["external_id"]): r["client_id"]
+                                 for r in rows})
+    with_email = [c for c in commands if c.email_key]
+    if with_email:
+        rows = await conn.fetch(sql.BY_EMAIL, [c.store_id for c in with_email],
+                                [c.email_key for c in with_email])
+        plan.by_email.update({(r["store_id"], r["email_key"]): r["id"] for r in rows})
+
+
+def _decide(index: int, c: UpsertCommand, plan: _Plan) -> None:
+    external = (c.integration_key_id, c.external_id) if c.external_id and c.integration_key_id \
+        else None
+    outcome: Outcome
+    if external and external in plan.by_external:
+        client_id, outcome = plan.by_external[external], "matched_external_id"
+    elif c.email_key and (c.store_id, c.email_key) in plan.by_email:
+        client_id, outcome = plan.by_email[(c.store_id, c.email_key)], "matched_email"
+    else:
+        client_id, outcome = uuid.uuid4(), "created"
+        plan.created[client_id] = _new_snapshot(client_id, c, plan.now)
+        if c.email_key:
+            plan.by_email[(c.store_id, c.email_key)] = client_id
+
+    if outcome != "created":
+        if client_id in plan.created:  # a person first seen earlier in this batch
+            _fill_blanks(plan.created[client_id], c, plan)
+        else:
+            plan.matched.setdefault(client_id, []).append(c)
+    if external:
+        plan.by_external[external] = client_id
+    plan.touches.append((client_id, c, outcome))
+    result = UpsertResult(request_id=c.request_id, store_id=c.store_id, client_id=client_id,
+                          outcome=outcome, duplicate=outcome != "created")
+    plan.results[index] = result
+    plan.fresh.append(result)
+
+
+def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str, Any]:
+    return {
+        "id": client_id, "store_id": c.store_id, "name": c.name, "first_name": c.first_name,
+        "last_name": c.last_name, "email": c.email, "email_key": c.email_key, "phone": c.phone,
+        "company": c.company, "type": c.type, "tags": list(c.tags), "notes": c.notes,
+        "external_ids": ({str(c.integration_key_id): c.external_id}
+                         if c.external_id and c.integration_key_id else {}),
+        "source_label": c.source_label, "source_external_id": c.external_id,
+        "source_integration_key_id": c.integration_key_id,
+        "created_at": now, "updated_at": now,
+    }
+
+
+def _fill_blanks(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> None:
+    for name in FILLABLE:
+        if snapshot[name] is None and getattr(c, name) is not None:
+            snapshot[name] = getattr(c, name)
+    if not snapshot["tags"] and c.tags:
+        snapshot["tags"] = list(c.tags)
+    if snapshot["email"] is None and c.email and c.email_key:
+        owner = plan.by_email.get((c.store_id, c.email_key))
+        if owner is None:  # the address is nobody else's in this store
+            snapshot["email"], snapshot["email_key"] = c.email, c.email_key
+            plan.by_email[(c.store_id, c.email_key)] = snapshot["id"]
+    if c.external_id and c.integration_key_id:
+        snapshot["external_ids"] = {**snapshot["external_ids"],
+                                    str(c.integration_key_id): c.external_id}
+
+
+async def _write(conn: Connection, plan: _Plan) -> None:
+    events: list[ClientEvent] = []
+    if plan.created:
+        await _insert_clients(conn, plan)
+        events += [client_event("client.created", s, plan.now) for s in plan.created.values()]
+    if plan.matched:
+        events += await _update_matched(conn, plan)
+    await _attach_external_ids(conn, plan)
+    if plan.touches:
+        await _record_touches(conn, plan)
+    await add_events(conn, events)
+    fresh = plan.fresh
+    if fresh:
+        await conn.execute(sql.RECORD_REQUESTS, [r.store_id for r in fresh],
+                           [r.request_id for r in fresh], [r.client_id for r in fresh],
+                           [r.outcome for r in fresh], [r.duplicate for r in fresh])
+
+
+async def _insert_clients(conn: Connection, plan: _Plan) -> None:
+    # A stable order (store, email key) so two batches never wait on each other crosswise.
+    rows = sorted(plan.created.values(), key=lambda s: (str(s["store_id"]), s["email_key"] or ""))
+    cols = ("id", "store_id", "name", "first_name", "last_name", "email", "email_key", "phone",
+            "company", "type", "tags", "notes", "external_ids", "source_label",
+            "source_external_id", "source_integration_key_id", "created_at", "updated_at")
+    inserted = await conn.fetch(sql.INSERT_CLIENTS, *_columns(rows, cols))
+    if len(inserted) != len(rows):
+        raise ConcurrentCreateError("a client with one of these emails was created meanwhile")
+
+
+async def _update_matched(conn: Connection, plan: _Plan) -> list[ClientEvent]:
+    rows = await conn.fetch(sql.LOCK_CLIENTS, list(plan.matched))
+    if len(rows) != len(plan.matched):
+        raise ConcurrentCreateError("a matched client was archived meanwhile")
+    changed = []
+    for row in rows:
+        before = dict(row)
+        after = {**before, "tags": list(before["tags"])}
+        for command in plan.matched[row["id"]]:
+            _fill_blanks(after, command, plan)
+        if after != before:
+            after["updated_at"] = plan.now
+            changed.append(after)
+    if changed:
+        cols = ("id", "first_name", "last_name", "email", "email_key", "phone", "company",
+                "tags", "notes", "external_ids", "updated_at")
+        await conn.execute(sql.UPDATE_CLIENTS, *_columns(changed, cols))
+    return [client_event("client.updated", s, plan.now) for s in changed]
+
+
+def _columns(rows: Sequence[dict[str, Any]], cols: Sequence[str]) -> list[list[Any]]:
+    """Row dicts -> one array per column, JSON-encoding the per-row tags and external ids."""
+    return [[json.dumps(r[c]) if c in ("tags", "external_ids") else r[c] for r in rows]
+            for c in cols]
+
+
+async def _attach_external_ids(conn: Connection, plan: _Plan) -> None:
+    attach = {(c.integration_key_id, c.external_id): client_id
+              for client_id, c, _ in plan.touches if c.external_id and c.integration_key_id}
+    if attach:
+        await conn.execute(sql.ATTACH_EXTERNAL_IDS, [k for k, _ in attach],
+                           [e for _, e in attach], list(attach.values()))
+
+
+async def _record_touches(conn: Connection, plan: _Plan) -> None:
+    t = plan.touches
+    await conn.execute(sql.INSERT_TOUCHES, [client_id for client_id, _, _ in t],
+                       [c.store_id for _, c, _ in t], [c.request_id for _, c, _ in t],
+                       [o for _, _, o in t], [c.source_label for _, c, _ in t],
+                       [c.integration_key_id for _, c, _ in t], [c.external_id for _, c, _ in t],
+                       [plan.now] * len(t))

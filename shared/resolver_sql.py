@@ -1,0 +1,79 @@
+"""SQL of the resolver. Every statement takes whole batches as arrays (one round trip each).
+
+Per-row arrays and maps (tags, external ids) travel as JSON text, one string per row: unnest()
+of a text[][] would flatten it, and asyncpg reads a list of lists as a 2-D array.
+"""
+
+DONE_REQUESTS = """
+SELECT r.store_id, r.request_id, r.client_id, r.outcome, r.duplicate
+FROM upsert_requests r
+JOIN unnest($1::uuid[], $2::text[]) AS q(store_id, request_id)
+  ON r.store_id = q.store_id AND r.request_id = q.request_id"""
+
+BY_EXTERNAL_ID = """
+SELECT e.integration_key_id, e.external_id, e.client_id
+FROM client_external_ids e
+JOIN unnest($1::uuid[], $2::text[]) AS q(key_id, external_id)
+  ON e.integration_key_id = q.key_id AND e.external_id = q.external_id
+JOIN clients c ON c.id = e.client_id AND c.deleted_at IS NULL"""
+
+BY_EMAIL = """
+SELECT c.id, c.store_id, c.email_key
+FROM clients c
+JOIN unnest($1::uuid[], $2::text[]) AS q(store_id, email_key)
+  ON c.store_id = q.store_id AND c.email_key = q.email_key
+WHERE c.deleted_at IS NULL"""
+
+LOCK_CLIENTS = """
+SELECT id, store_id, name, first_name, last_name, email, email_key, phone, company, type,
+       tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
+       created_at, updated_at
+FROM clients
+WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
+ORDER BY id FOR UPDATE"""
+
+INSERT_CLIENTS = """
+INSERT INTO clients (id, store_id, name, first_name, last_name, email, email_key, phone,
+       company, type, tags, notes, external_ids, source_label, source_external_id,
+       source_integration_key_id, created_at, updated_at)
+SELECT u.id, u.store_id, u.name, u.first_name, u.last_name, u.email, u.email_key, u.phone,
+       u.company, u.type, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.notes,
+       u.external_ids::jsonb, u.source_label, u.source_external_id, u.source_integration_key_id,
+       u.created_at, u.updated_at
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+            $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::timestamptz[])
+  AS u(id, store_id, name, first_name, last_name, email, email_key, phone, company, type, tags,
+       notes, external_ids, source_label, source_external_id, source_integration_key_id,
+       created_at, updated_at)
+ON CONFLICT (store_id, email_key) WHERE deleted_at IS NULL AND email_key IS NOT NULL DO NOTHING
+RETURNING id"""
+
+UPDATE_CLIENTS = """
+UPDATE clients c
+SET first_name = u.first_name, last_name = u.last_name, email = u.email,
+    email_key = u.email_key, phone = u.phone, company = u.company,
+    tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), notes = u.notes,
+    external_ids = u.external_ids::jsonb, updated_at = u.updated_at
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+  AS u(id, first_name, last_name, email, email_key, phone, company, tags, notes, external_ids,
+       updated_at)
+WHERE c.id = u.id"""
+
+ATTACH_EXTERNAL_IDS = """
+INSERT INTO client_external_ids (integration_key_id, external_id, client_id)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])
+ON CONFLICT (integration_key_id, external_id) DO UPDATE SET client_id = EXCLUDED.client_id
+WHERE client_external_ids.client_id <> EXCLUDED.client_id"""
+
+INSERT_TOUCHES = """
+INSERT INTO client_touches (client_id, store_id, request_id, outcome, source_label,
+                            integration_key_id, external_id, at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[],
+                     $7::text[], $8::timestamptz[])"""
+
+RECORD_REQUESTS = """
+INSERT INTO upsert_requests (store_id, request_id, client_id, outcome, duplicate)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bool[])
+ON CONFLICT DO NOTHING"""

@@ -1,0 +1,175 @@
+"""The 3-step resolver on the real database (seed 000, "Smart upsert")."""
+
+import asyncio
+import uuid
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from shared import stores
+from shared.db import Pool
+from shared.resolver import resolve_batch
+from tests.factories import command
+
+
+@pytest.fixture
+async def key(pool: Pool, store: stores.Store) -> stores.IssuedKey:
+    return await stores.create_key(pool, store.id, "WooCommerce")
+
+
+async def clients_in(pool: Pool, store_id: UUID) -> list[dict[str, Any]]:
+    rows = await pool.fetch("SELECT * FROM clients WHERE store_id = $1 ORDER BY created_at",
+                            store_id)
+    return [dict(r) for r in rows]
+
+
+async def events_for(pool: Pool, client_id: UUID) -> list[str]:
+    rows = await pool.fetch("SELECT payload->>'type' AS type FROM outbox WHERE key = $1 "
+                            "ORDER BY seq", str(client_id))
+    return [r["type"] for r in rows]
+
+
+async def test_same_email_in_case_and_whitespace_variants_is_one_client(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    first, = await resolve_batch(pool, [command(key, email="Jane.Doe@Example.com")])
+    again = await resolve_batch(pool, [command(key, email="  JANE.DOE@example.COM "),
+                                       command(key, email="jane.doe@example.com")])
+    assert first.outcome == "created"
+    assert not first.duplicate
+    assert [(r.outcome, r.duplicate, r.client_id) for r in again] == \
+        [("matched_email", True, first.client_id)] * 2
+    (row,) = await clients_in(pool, key.store_id)
+    assert row["email"] == "Jane.Doe@Example.com"  # kept as first entered
+    assert row["email_key"] == "jane.doe@example.com"
+
+
+async def test_duplicates_inside_one_batch_make_one_row(pool: Pool, key: stores.IssuedKey) -> None:
+    results = await resolve_batch(pool, [command(key, email="a@shop.com"),
+                                         command(key, email="A@SHOP.COM", company="Acme"),
+                                         command(key, email="b@shop.com")])
+    assert [r.outcome for r in results] == ["created", "matched_email", "created"]
+    assert results[0].client_id == results[1].client_id
+    rows = await clients_in(pool, key.store_id)
+    assert len(rows) == 2
+    assert {r["company"] for r in rows} == {"Acme", None}  # the later touch filled a blank
+
+
+async def test_gmail_dots_and_plus_tags_are_different_people(pool: Pool,
+                                                             key: stores.IssuedKey) -> None:
+    results = await resolve_batch(pool, [command(key, email="jane.doe@gmail.com"),
+                                         command(key, email="janedoe@gmail.com"),
+                                         command(key, email="jane.doe+shop@gmail.com")])
+    assert [r.outcome for r in results] == ["created"] * 3
+
+
+async def test_external_id_matches_before_email_and_is_attached_on_email_match(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    created, = await resolve_batch(pool, [command(key, email="ext@shop.com")])
+    attached, = await resolve_batch(pool, [command(key, email="EXT@shop.com", external_id="w-1")])
+    assert attached.outcome == "matched_email"
+    # next time the external id alone finds the client, even with another email on the record
+    by_id, = await resolve_batch(pool, [command(key, email="new@shop.com", external_id="w-1")])
+    assert by_id.outcome == "matched_external_id"
+    assert created.client_id == attached.client_id == by_id.client_id
+    (row,) = await clients_in(pool, key.store_id)
+    assert row["external_ids"] == {str(key.id): "w-1"}
+    assert row["email"] == "ext@shop.com"  # not blank: not overwritten
+
+
+async def test_external_ids_belong_to_their_integration_key(pool: Pool,
+                                                            key: stores.IssuedKey) -> None:
+    other = await stores.create_key(pool, key.store_id, "Shopify")
+    a, = await resolve_batch(pool, [command(key, email="one@shop.com", external_id="42")])
+    b, = await resolve_batch(pool, [command(other, email="two@shop.com", external_id="42")])
+    assert (a.outcome, b.outcome) == ("created", "created")
+    assert a.client_id != b.client_id
+
+
+async def test_create_is_stamped_with_its_source_and_later_touches_keep_it(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    other = await stores.create_key(pool, key.store_id, "Shopify")
+    await resolve_batch(pool, [command(key, email="src@shop.com", external_id="w-9")])
+    await resolve_batch(pool, [command(other, label="Shopify", email="src@shop.com",
+                                       external_id="s-1")])
+    (row,) = await clients_in(pool, key.store_id)
+    assert (row["source_label"], row["source_external_id"], row["source_integration_key_id"]) \
+        == ("WooCommerce", "w-9", key.id)
+    touches = await pool.fetch("SELECT outcome, source_label FROM client_touches "
+                               "WHERE client_id = $1 ORDER BY id", row["id"])
+    assert [(t["outcome"], t["source_label"]) for t in touches] == \
+        [("created", "WooCommerce"), ("matched_email", "Shopify")]
+
+
+async def test_same_email_in_two_stores_is_two_clients(pool: Pool, key: stores.IssuedKey) -> None:
+    other_store = await stores.create_store(pool, "Sigma Labs")
+    other_key = await stores.create_key(pool, other_store.id, "Woo")
+    a, = await resolve_batch(pool, [command(key, email="both@shop.com")])
+    b, = await resolve_batch(pool, [command(other_key, email="both@shop.com")])
+    assert (a.outcome, b.outcome) == ("created", "created")
+    assert a.client_id != b.client_id
+
+
+async def test_an_archived_client_does_not_match_and_its_email_can_be_created_again(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    old, = await resolve_batch(pool, [command(key, email="gone@shop.com", external_id="g-1")])
+    await pool.execute("UPDATE clients SET deleted_at = now() WHERE id = $1", old.client_id)
+    new, = await resolve_batch(pool, [command(key, email="gone@shop.com", external_id="g-1")])
+    assert new.outcome == "created"
+    assert new.client_id != old.client_id
+    again, = await resolve_batch(pool, [command(key, email="x@y.com", external_id="g-1")])
+    assert (again.outcome, again.client_id) == ("matched_external_id", new.client_id)
+
+
+async def test_a_request_processed_twice_gives_the_same_result_and_writes_once(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    cmd = command(key, request_id="req-1", email="once@shop.com")
+    first, = await resolve_batch(pool, [cmd])
+    second = await resolve_batch(pool, [cmd, cmd])
+    assert second == [first, first]
+    (row,) = await clients_in(pool, key.store_id)
+    assert await events_for(pool, row["id"]) == ["client.created"]
+
+
+async def test_events_created_updated_and_none_when_nothing_changed(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    created, = await resolve_batch(pool, [command(key, email="ev@shop.com")])
+    await resolve_batch(pool, [command(key, email="ev@shop.com")])            # nothing new
+    await resolve_batch(pool, [command(key, email="ev@shop.com", phone="(415) 555-2671")])
+    await resolve_batch(pool, [command(key, email="ev@shop.com", external_id="e-1")])
+    assert created.client_id is not None
+    assert await events_for(pool, created.client_id) == \
+        ["client.created", "client.updated", "client.updated"]
+    payload = await pool.fetchval("SELECT payload FROM outbox WHERE key = $1 ORDER BY seq DESC "
+                                  "LIMIT 1", str(created.client_id))
+    assert set(payload) == {"id", "type", "occurred_at", "store_id", "client"}
+    assert payload["client"]["phone"] == "+14155552671"
+    assert payload["client"]["external_ids"] == {str(key.id): "e-1"}
+    assert "email_key" not in payload["client"]
+
+
+async def test_concurrent_batches_of_the_same_people_make_one_row_each(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    emails = [f"race{i}@shop.com" for i in range(50)]
+    batches = [[command(key, email=e.upper() if n % 2 else e) for e in emails] for n in range(4)]
+    results = await asyncio.gather(*(resolve_batch(pool, b) for b in batches))
+    rows = await clients_in(pool, key.store_id)
+    assert len(rows) == len(emails)
+    outcomes = [r.outcome for batch in results for r in batch]
+    assert outcomes.count("created") == len(emails)
+    assert outcomes.count("matched_email") == 3 * len(emails)
+    for i in range(len(emails)):
+        assert len({batch[i].client_id for batch in results}) == 1
+
+
+async def test_phone_only_clients_are_created_with_e164(pool: Pool, key: stores.IssuedKey) -> None:
+    r, = await resolve_batch(pool, [command(key, phone="415-555-2671", name="Phone Only")])
+    (row,) = await clients_in(pool, key.store_id)
+    assert (r.outcome, row["phone"], row["email"]) == ("created", "+14155552671", None)
+    assert (row["first_name"], row["last_name"]) == ("Phone", "Only")
+
+
+async def test_unknown_store_is_never_written(pool: Pool, key: stores.IssuedKey) -> None:
+    cmd = command(key, email="x@shop.com").model_copy(update={"store_id": uuid.uuid4()})
+    with pytest.raises(Exception, match="foreign key"):
+        await resolve_batch(pool, [cmd])
