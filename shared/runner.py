@@ -1,15 +1,17 @@
 """Runs a set of services in one process until asked to stop.
 
 Start: migrations (under their advisory lock) and topics, then the pool and the broker with every
-selected service's routers, then the HTTP edge if selected. Stop (SIGTERM/SIGINT, or `stop` set):
-the edge stops accepting, the broker stops fetching and waits for in-flight batches (their offsets
-are committed as they finish), then the pool closes. Nothing is left half-done.
+selected service's routers, the services' background loops (the outbox relay), and the HTTP edge
+if selected. Stop (SIGTERM/SIGINT, or `stop` set): the edge stops accepting, background loops
+finish their round, the broker stops fetching and waits for in-flight batches (their offsets are
+committed as they finish), then the pool closes. Nothing is left half-done.
 """
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 import uvicorn
@@ -33,6 +35,8 @@ class Service:
     name: str
     routers: Callable[[Deps], Sequence[KafkaRouter]] = field(default=_no_routers)
     asgi: Callable[[Deps], ASGIApp] | None = None
+    # A loop that runs until the event is set, finishing its current round first.
+    background: Callable[[Deps, asyncio.Event], Coroutine[Any, Any, None]] | None = None
 
 
 class _EdgeServer(uvicorn.Server):
@@ -58,17 +62,22 @@ async def run(settings: Settings, services: Sequence[Service], stop: asyncio.Eve
             for router in service.routers(deps):
                 deps.broker.include_router(router)
         await deps.broker.start()
+        halt = asyncio.Event()  # told to the background loops once we are stopping
+        loops = [asyncio.create_task(s.background(deps, halt), name=s.name)
+                 for s in services if s.background is not None]
         server = _edge_server(settings, deps, services)
-        stopping = asyncio.create_task(stop.wait())
         edge = asyncio.create_task(server.serve()) if server is not None else None
+        stopping = asyncio.create_task(stop.wait())
         log.info("services started", services=names)
-        await asyncio.wait([t for t in (stopping, edge) if t is not None],
+        # Anything but `stopping` finishing first is a failure: stop the rest and report it.
+        await asyncio.wait([stopping, *loops, *([edge] if edge else [])],
                            return_when=asyncio.FIRST_COMPLETED)
         log.info("services stopping", services=names)
         stopping.cancel()
-        if server is not None and edge is not None:
+        halt.set()
+        if server is not None:
             server.should_exit = True
-            await edge
+        await asyncio.gather(*loops, *([edge] if edge else []))
         # Leaving open_deps stops the broker (draining in-flight handlers), then the pool.
     log.info("services stopped", services=names)
 

@@ -24,6 +24,18 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1)
     topic_partitions_low: int = Field(default=3, ge=1)
 
+    # Prepended to every consumer group id (environments sharing one cluster; tests).
+    group_prefix: str = ""
+
+    # Batch consumers: at most this many records per handler call (one transaction).
+    ingest_batch_size: int = Field(default=500, ge=1)
+    upsert_batch_size: int = Field(default=500, ge=1)
+    # The outbox relay: events per publish round, and how often it looks without a NOTIFY.
+    relay_batch_size: int = Field(default=1000, ge=1)
+    relay_idle_poll_s: float = Field(default=1.0, gt=0)
+    # POST /integrations/v1/clients waits this long for the result before answering 202.
+    http_result_timeout_s: float = Field(default=5.0, gt=0)
+
     # On SIGTERM/SIGINT, how long in-flight batches may take to finish before we stop anyway.
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     # How long a health check waits for the broker or the database.

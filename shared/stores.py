@@ -1,5 +1,6 @@
 """Stores and their integration keys: the tenancy boundary every write path checks."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -22,6 +23,10 @@ AUTHENTICATE = """
 SELECT k.id, k.store_id, k.label, s.region
 FROM integration_keys k JOIN stores s ON s.id = k.store_id
 WHERE k.token_hash = $1 AND k.revoked_at IS NULL"""
+AUTHENTICATE_MANY = """
+SELECT k.token_hash, k.id, k.store_id, k.label, s.region
+FROM integration_keys k JOIN stores s ON s.id = k.store_id
+WHERE k.token_hash = ANY($1::bytea[]) AND k.revoked_at IS NULL"""
 
 
 class StoreNotFoundError(LookupError):
@@ -96,3 +101,14 @@ async def authenticate(pool: Pool, token: str) -> KeyIdentity | None:
         return None
     return KeyIdentity(key_id=row["id"], store_id=row["store_id"], label=row["label"],
                        region=row["region"])
+
+
+async def authenticate_many(pool: Pool, tokens: Iterable[str]) -> dict[str, KeyIdentity]:
+    """The live keys behind many tokens in one round trip; unknown and revoked ones are absent."""
+    by_hash = {hash_token(t): t for t in tokens}
+    if not by_hash:
+        return {}
+    rows = await pool.fetch(AUTHENTICATE_MANY, list(by_hash))
+    return {by_hash[r["token_hash"]]: KeyIdentity(key_id=r["id"], store_id=r["store_id"],
+                                                  label=r["label"], region=r["region"])
+            for r in rows}

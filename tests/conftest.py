@@ -8,16 +8,21 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
 
+from services.registry import SERVICES
 from shared import stores
 from shared.db import Pool, create_pool
 from shared.migrate import migrate
+from shared.runner import prepare, run
 from shared.settings import Settings
-from shared.topics import TopicSpec, ensure_topics
+from shared.topics import INGEST, UPSERT, TopicSpec, ensure_topics
+from tests.kafka_helpers import fast_forward
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +92,36 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0,
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110
             await asyncio.sleep(interval)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The services running in this test session, in their own consumer groups."""
+
+    settings: Settings
+    base_url: str
+
+
+@pytest.fixture(scope="session")
+async def pipeline(settings: Settings, pool: Pool) -> AsyncIterator[Pipeline]:
+    prefix = f"test-{uuid.uuid4().hex[:8]}-"
+    s = settings.model_copy(update={"group_prefix": prefix, "http_port": free_port()})
+    await prepare(s)
+    for group, topic in (("ingest", INGEST), ("upsert", UPSERT)):
+        await fast_forward(s.kafka_bootstrap_servers, prefix + group, [topic])
+    stop = asyncio.Event()
+    runner = asyncio.create_task(run(s, [SERVICES[n] for n in ("edge", "ingest", "upsert",
+                                                                "relay")], stop))
+    base_url = f"http://127.0.0.1:{s.http_port}"
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        async def up() -> bool:
+            if runner.done():
+                runner.result()
+            try:
+                return (await http.get("/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+        await eventually(up, within=60)
+    yield Pipeline(settings=s, base_url=base_url)
+    stop.set()
+    await runner

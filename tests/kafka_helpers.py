@@ -1,21 +1,24 @@
 """Small real-Kafka helpers for tests: an upstream producer and committed-offset reads."""
 
+import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 
 async def produce(bootstrap: str, topic: str, values: list[Any],
-                  keys: list[str] | None = None) -> None:
+                  keys: list[str] | None = None, partitions: list[int] | None = None) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
         for i, value in enumerate(values):
             raw = value if isinstance(value, bytes) else json.dumps(value).encode()
             key = keys[i].encode() if keys else None
-            await producer.send_and_wait(topic, raw, key=key)
+            partition = partitions[i] if partitions else None
+            await producer.send_and_wait(topic, raw, key=key, partition=partition)
     finally:
         await producer.stop()
 
@@ -29,3 +32,84 @@ async def committed_total(bootstrap: str, group: str, topic: str) -> int:
     finally:
         await admin.close()
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+
+
+class Watcher:
+    """Reads a topic from its end at the time of entering: what a test's actions produce."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.seen: list[ConsumerRecord[bytes, bytes]] = []
+
+    async def __aenter__(self) -> "Watcher":
+        await self.consumer.start()
+        tps = await partitions_of(self.bootstrap, self.topic)
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:  # resolve the positions now, not lazily after the test has produced
+            await self.consumer.position(tp)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def take(self, match: Callable[[Any], bool], count: int = 1,
+                   within: float = 20.0) -> list[Any]:
+        """The first `count` JSON values that `match`; fail after `within` seconds."""
+        found: list[Any] = []
+        async with asyncio.timeout(within):
+            while True:
+                found = [v for v in (json.loads(r.value or b"null") for r in self.seen)
+                         if match(v)]
+                if len(found) >= count:
+                    return found[:count]
+                batches = await self.consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    self.seen.extend(records)
+
+    def records(self, match: Callable[[Any], bool]) -> list[ConsumerRecord[bytes, bytes]]:
+        return [r for r in self.seen if match(json.loads(r.value or b"null"))]
+
+    async def drain(self, seconds: float = 1.0) -> None:
+        """Read whatever arrives in the next `seconds` (to assert that something did not)."""
+        async with asyncio.timeout(seconds + 5):
+            end = asyncio.get_running_loop().time() + seconds
+            while asyncio.get_running_loop().time() < end:
+                for records in (await self.consumer.getmany(timeout_ms=100)).values():
+                    self.seen.extend(records)
+
+
+async def end_offsets(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        tps = await partitions_of(bootstrap, topic)
+        return sum((await consumer.end_offsets(tps)).values())
+    finally:
+        await consumer.stop()
+
+
+async def fast_forward(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit `group` at the topics' current ends, so it starts from now, not from history."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [tp for t in topics for tp in await partitions_of(bootstrap, t)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()

@@ -5,12 +5,17 @@ from starlette.routing import Route
 
 from services.edge import handlers
 from shared.resources import Deps
+from shared.runner import Service
 
 
 def create_app(deps: Deps) -> Starlette:
     app = Starlette(routes=[
         Route("/healthz", handlers.healthz, methods=["GET"]),
         Route("/metrics", handlers.metrics, methods=["GET"]),
+        Route("/integrations/v1/clients", handlers.upsert_client, methods=["POST"]),
     ])
     app.state.deps = deps
     return app
+
+
+SERVICE = Service("edge", asgi=create_app)

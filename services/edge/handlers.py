@@ -4,7 +4,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from services.edge import health
+from services.edge import health, integrations
 from shared.resources import Deps
 
 
@@ -23,3 +23,10 @@ async def healthz(request: Request) -> JSONResponse:
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(deps_of(request).registry),
                     media_type=CONTENT_TYPE_LATEST)
+
+
+async def upsert_client(request: Request) -> JSONResponse:
+    answer = await integrations.upsert_client(deps_of(request),
+                                              request.headers.get("authorization"),
+                                              await request.body())
+    return JSONResponse(answer.body, status_code=answer.status)

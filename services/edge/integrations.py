@@ -1,0 +1,88 @@
+"""POST /integrations/v1/clients: the Integration API's upsert, through the same topic and
+resolver as every other source. The edge checks the key and the fields (so a caller gets 401 or
+422 at once), publishes to `clients.ingest.v1`, and waits for the recorded result."""
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from schemas.events import ClientSnapshot
+from schemas.ingest import ClientRequest
+from services.edge import sql
+from shared.db import Pool
+from shared.normalize import InvalidRecordError, field_errors, to_command
+from shared.resources import Deps
+from shared.stores import authenticate
+from shared.topics import INGEST
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def upsert_client(deps: Deps, authorization: str | None, raw: bytes) -> Answer:
+    token = _bearer(authorization)
+    identity = await authenticate(deps.pool, token) if token else None
+    if identity is None:
+        return Answer(401, {"error": "missing, unknown or revoked integration key"})
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return _unprocessable([{"field": "body", "message": "not a JSON object"}])
+    try:
+        request = ClientRequest.model_validate(body)
+        request_id = request.request_id or uuid.uuid4().hex
+        to_command(request, request_id=request_id, store_id=identity.store_id,
+                   region=identity.region, received_at=datetime.now(UTC))
+    except ValidationError as e:
+        return _unprocessable([x.model_dump() for x in field_errors(e)])
+    except InvalidRecordError as e:
+        return _unprocessable([x.model_dump() for x in e.errors])
+
+    message = {**body, "request_id": request_id, "integration_key": token}
+    await deps.broker.publish(json.dumps(message).encode(), INGEST, key=request_id.encode(),
+                              headers={"content-type": "application/json"})
+    found = await _wait_for_result(deps.pool, identity.store_id, request_id,
+                                   deps.settings.http_result_timeout_s)
+    if found is None:
+        return Answer(202, {"request_id": request_id})
+    outcome, duplicate, client = found
+    return Answer(201 if outcome == "created" else 200,
+                  {"client": client.model_dump(mode="json"), "duplicate": duplicate})
+
+
+def _unprocessable(errors: list[dict[str, str]]) -> Answer:
+    return Answer(422, {"errors": errors})
+
+
+async def _wait_for_result(pool: Pool, store_id: UUID, request_id: str, within_s: float
+                           ) -> tuple[str, bool, ClientSnapshot] | None:
+    deadline = time.monotonic() + within_s
+    pause = 0.005
+    while True:
+        row = await pool.fetchrow(sql.RESULT_FOR_REQUEST, store_id, request_id)
+        if row is not None:
+            snapshot = ClientSnapshot.model_validate(
+                {k: v for k, v in dict(row).items() if k not in ("outcome", "duplicate")})
+            return row["outcome"], row["duplicate"], snapshot
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.1)

@@ -1,0 +1,1 @@
+"""Integration ingest: validate, authenticate, normalize; bad input to the dead-letter topic."""

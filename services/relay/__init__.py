@@ -1,0 +1,1 @@
+"""The outbox relay: client events from PostgreSQL to `clients.events.v1`, at least once."""

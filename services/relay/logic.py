@@ -1,0 +1,73 @@
+"""Publish pending outbox rows, then delete them, in one transaction per round.
+
+A crash between the publish and the commit re-publishes the same events with the same ids:
+at least once, and consumers dedupe on the event id.
+"""
+
+import asyncio
+
+import asyncpg
+import structlog
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+
+from services.relay import sql
+from shared.db import Pool
+from shared.outbox import CHANNEL
+from shared.resources import Deps
+
+log = structlog.get_logger(__name__)
+
+
+async def publish_pending(pool: Pool, broker: KafkaBroker, limit: int) -> int:
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(sql.CLAIM, limit)
+        if not rows:
+            return 0
+        futures = [await broker.publish(r["payload"].encode(), r["topic"], key=r["key"].encode(),
+                                        headers={"content-type": "application/json",
+                                                 "event-id": str(r["event_id"])},
+                                        no_confirm=True)
+                   for r in rows]
+        await asyncio.gather(*futures)
+        await conn.execute(sql.DELETE, [r["seq"] for r in rows])
+    return len(rows)
+
+
+async def run_relay(deps: Deps, stop: asyncio.Event) -> None:
+    """Until `stop`: lead when the lock is free, else stand by; survive outages."""
+    while not stop.is_set():
+        try:
+            await _lead(deps, stop)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as e:
+            log.warning("relay interrupted, retrying", error=repr(e))
+            await _wait_any(stop, within=1.0)
+
+
+async def _lead(deps: Deps, stop: asyncio.Event) -> None:
+    settings = deps.settings
+    conn = await asyncpg.connect(settings.database_url)  # holds the lock and the LISTEN
+    try:
+        while not await conn.fetchval(sql.TRY_LEAD, sql.LEADER_LOCK_KEY):
+            await _wait_any(stop, within=settings.relay_idle_poll_s * 5)
+            if stop.is_set():
+                return
+        wake = asyncio.Event()
+        await conn.add_listener(CHANNEL, lambda *_: wake.set())
+        log.info("relay leading")
+        while not stop.is_set():
+            wake.clear()
+            sent = await publish_pending(deps.pool, deps.broker, settings.relay_batch_size)
+            if sent < settings.relay_batch_size:
+                await _wait_any(stop, wake, within=settings.relay_idle_poll_s)
+    finally:
+        await conn.close()  # closing the session releases the lock
+
+
+async def _wait_any(*events: asyncio.Event, within: float) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

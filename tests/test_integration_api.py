@@ -1,0 +1,117 @@
+"""POST /integrations/v1/clients over real HTTP, through the same topic and resolver."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from services.edge.app import create_app
+from shared import stores
+from shared.db import Pool
+from shared.resources import open_deps
+from shared.topics import INGEST
+from tests.conftest import Pipeline, eventually
+from tests.kafka_helpers import end_offsets
+
+ROUTE = "/integrations/v1/clients"
+
+
+@pytest.fixture
+async def key(pool: Pool, store: stores.Store) -> stores.IssuedKey:
+    return await stores.create_key(pool, store.id, "Storefront")
+
+
+@pytest.fixture
+async def http(pipeline: Pipeline) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=pipeline.base_url, timeout=30) as client:
+        yield client
+
+
+def auth(key: stores.IssuedKey | str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key if isinstance(key, str) else key.token}"}
+
+
+async def test_create_is_201_then_the_same_email_is_200_duplicate(
+        http: httpx.AsyncClient, key: stores.IssuedKey) -> None:
+    created = await http.post(ROUTE, headers=auth(key),
+                              json={"email": "Api@Shop.com", "name": "Api User"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["duplicate"] is False
+    assert body["client"]["email"] == "Api@Shop.com"
+    assert body["client"]["store_id"] == str(key.store_id)
+    assert body["client"]["source_label"] == "Storefront"
+
+    again = await http.post(ROUTE, headers=auth(key),
+                            json={"email": " api@shop.COM ", "name": "Someone Else"})
+    assert again.status_code == 200, again.text
+    assert again.json()["duplicate"] is True
+    assert again.json()["client"]["id"] == body["client"]["id"]
+
+
+async def test_the_same_request_id_gives_the_same_answer(http: httpx.AsyncClient,
+                                                         key: stores.IssuedKey) -> None:
+    payload = {"email": "idem@shop.com", "name": "Idem", "request_id": uuid.uuid4().hex}
+    first = await http.post(ROUTE, headers=auth(key), json=payload)
+    second = await http.post(ROUTE, headers=auth(key), json=payload)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json() == second.json()
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer pck_int_forged"])
+async def test_missing_or_unknown_key_is_401_and_nothing_is_published(
+        pipeline: Pipeline, http: httpx.AsyncClient, header: str | None) -> None:
+    before = await end_offsets(pipeline.settings.kafka_bootstrap_servers, INGEST)
+    headers = {"Authorization": header} if header else {}
+    response = await http.post(ROUTE, headers=headers, json={"email": "x@shop.com", "name": "X"})
+    assert response.status_code == 401
+    assert await end_offsets(pipeline.settings.kafka_bootstrap_servers, INGEST) == before
+
+
+async def test_a_revoked_key_is_401(pool: Pool, http: httpx.AsyncClient,
+                                    key: stores.IssuedKey) -> None:
+    await stores.revoke_key(pool, key.id)
+    response = await http.post(ROUTE, headers=auth(key), json={"email": "r@shop.com", "name": "R"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"email": "nope", "name": "N"}, "email"),
+    ({"email": "ok@shop.com"}, "name"),
+    ({"name": "No Contact"}, "email"),
+    ({"email": "ok@shop.com", "name": "N", "shoe_size": 44}, "shoe_size"),
+    ({"email": "ok@shop.com", "name": "N", "integration_key": "pck_int_x"}, "integration_key"),
+    ({"email": "ok@shop.com", "name": "N" * 101}, "name"),
+    ({"email": "ok@shop.com", "name": "N", "tags": ["t"] * 251}, "tags"),
+    ({"phone": "1", "name": "N"}, "phone"),
+    ([1, 2, 3], "body"),
+])
+async def test_invalid_fields_are_422_naming_them(pipeline: Pipeline, http: httpx.AsyncClient,
+                                                  key: stores.IssuedKey, body: object,
+                                                  field: str) -> None:
+    before = await end_offsets(pipeline.settings.kafka_bootstrap_servers, INGEST)
+    response = await http.post(ROUTE, headers=auth(key), json=body)
+    assert response.status_code == 422
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert await end_offsets(pipeline.settings.kafka_bootstrap_servers, INGEST) == before
+
+
+async def test_no_result_in_time_is_202_with_the_request_id(
+        pipeline: Pipeline, pool: Pool, key: stores.IssuedKey) -> None:
+    impatient = pipeline.settings.model_copy(update={"http_result_timeout_s": 0.0001})
+    async with open_deps(impatient) as deps:
+        await deps.broker.start()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(deps)),
+                                     base_url="http://edge") as http:
+            response = await http.post(ROUTE, headers=auth(key),
+                                       json={"email": "later@shop.com", "name": "Later"})
+    assert response.status_code == 202
+    request_id = response.json()["request_id"]
+
+    # it was accepted all the same: the pipeline resolves it
+    async def resolved() -> bool:
+        n = await pool.fetchval("SELECT count(*) FROM upsert_requests WHERE store_id = $1 "
+                                "AND request_id = $2", key.store_id, request_id)
+        return bool(n == 1)
+    await eventually(resolved)
