@@ -9,7 +9,8 @@ A batch is one transaction with a fixed number of round trips. Commands about th
 inside a batch are folded in order (the first creates, the later ones match it). Across
 transactions the partial unique index on (store_id, email_key) decides: a create that loses the
 race rolls the batch back and the retry finds the winner's row, so one person is one row.
-Already-processed request ids return their recorded result and write nothing.
+Already-processed request ids (their touch is recorded) return the recorded result and write
+nothing.
 """
 
 import json
@@ -50,13 +51,12 @@ class _Plan:
 
     now: datetime
     results: dict[int, UpsertResult] = field(default_factory=dict)   # by command index
-    fresh: list[UpsertResult] = field(default_factory=list)  # decided now, to be recorded
     aliases: dict[int, int] = field(default_factory=dict)  # a request repeated in the batch
     created: dict[UUID, dict[str, Any]] = field(default_factory=dict)  # new snapshots
     matched: dict[UUID, list[UpsertCommand]] = field(default_factory=dict)  # existing clients
     by_external: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
     by_email: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
-    touches: list[tuple[UUID, UpsertCommand, Outcome]] = field(default_factory=list)
+    touches: list[tuple[UpsertCommand, UpsertResult]] = field(default_factory=list)
 
 
 async def resolve_batch(pool: Pool, commands: Sequence[UpsertCommand],
@@ -145,11 +145,10 @@ def _decide(index: int, c: UpsertCommand, plan: _Plan) -> None:
             plan.matched.setdefault(client_id, []).append(c)
     if external:
         plan.by_external[external] = client_id
-    plan.touches.append((client_id, c, outcome))
     result = UpsertResult(request_id=c.request_id, store_id=c.store_id, client_id=client_id,
                           outcome=outcome, duplicate=outcome != "created")
     plan.results[index] = result
-    plan.fresh.append(result)
+    plan.touches.append((c, result))
 
 
 def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str, Any]:
@@ -192,11 +191,6 @@ async def _write(conn: Connection, plan: _Plan) -> None:
     if plan.touches:
         await _record_touches(conn, plan)
     await add_events(conn, events)
-    fresh = plan.fresh
-    if fresh:
-        await conn.execute(sql.RECORD_REQUESTS, [r.store_id for r in fresh],
-                           [r.request_id for r in fresh], [r.client_id for r in fresh],
-                           [r.outcome for r in fresh], [r.duplicate for r in fresh])
 
 
 async def _insert_clients(conn: Connection, plan: _Plan) -> None:
@@ -237,17 +231,18 @@ def _columns(rows: Sequence[dict[str, Any]], cols: Sequence[str]) -> list[list[A
 
 
 async def _attach_external_ids(conn: Connection, plan: _Plan) -> None:
-    attach = {(c.integration_key_id, c.external_id): client_id
-              for client_id, c, _ in plan.touches if c.external_id and c.integration_key_id}
+    attach = {(c.integration_key_id, c.external_id): r.client_id
+              for c, r in plan.touches if c.external_id and c.integration_key_id}
     if attach:
         await conn.execute(sql.ATTACH_EXTERNAL_IDS, [k for k, _ in attach],
                            [e for _, e in attach], list(attach.values()))
 
 
 async def _record_touches(conn: Connection, plan: _Plan) -> None:
+    """The timeline entry of every command decided now; also what makes a repeat a no-op."""
     t = plan.touches
-    await conn.execute(sql.INSERT_TOUCHES, [client_id for client_id, _, _ in t],
-                       [c.store_id for _, c, _ in t], [c.request_id for _, c, _ in t],
-                       [o for _, _, o in t], [c.source_label for _, c, _ in t],
-                       [c.integration_key_id for _, c, _ in t], [c.external_id for _, c, _ in t],
+    await conn.execute(sql.INSERT_TOUCHES, [c.store_id for c, _ in t], [c.request_id for c, _ in t],
+                       [r.client_id for _, r in t], [r.outcome for _, r in t],
+                       [r.duplicate for _, r in t], [c.source_label for c, _ in t],
+                       [c.integration_key_id for c, _ in t], [c.external_id for c, _ in t],
                        [plan.now] * len(t))

@@ -6,7 +6,7 @@ of a text[][] would flatten it, and asyncpg reads a list of lists as a 2-D array
 
 DONE_REQUESTS = """
 SELECT r.store_id, r.request_id, r.client_id, r.outcome, r.duplicate
-FROM upsert_requests r
+FROM client_touches r
 JOIN unnest($1::uuid[], $2::text[]) AS q(store_id, request_id)
   ON r.store_id = q.store_id AND r.request_id = q.request_id"""
 
@@ -68,12 +68,7 @@ ON CONFLICT (integration_key_id, external_id) DO UPDATE SET client_id = EXCLUDED
 WHERE client_external_ids.client_id <> EXCLUDED.client_id"""
 
 INSERT_TOUCHES = """
-INSERT INTO client_touches (client_id, store_id, request_id, outcome, source_label,
+INSERT INTO client_touches (store_id, request_id, client_id, outcome, duplicate, source_label,
                             integration_key_id, external_id, at)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[],
-                     $7::text[], $8::timestamptz[])"""
-
-RECORD_REQUESTS = """
-INSERT INTO upsert_requests (store_id, request_id, client_id, outcome, duplicate)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bool[])
-ON CONFLICT DO NOTHING"""
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bool[], $6::text[],
+                     $7::uuid[], $8::text[], $9::timestamptz[])"""

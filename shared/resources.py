@@ -4,10 +4,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
-from shared.broker import create_broker
+from shared.broker import create_broker, create_producer
 from shared.db import Pool, create_pool
 from shared.settings import Settings
 
@@ -16,21 +17,30 @@ from shared.settings import Settings
 class Deps:
     settings: Settings
     pool: Pool
-    broker: KafkaBroker
+    broker: KafkaBroker        # consumes (FastStream subscribers)
+    producer: AIOKafkaProducer  # publishes (results, dead letters, events, commands)
     registry: CollectorRegistry
+
+    async def start(self) -> None:
+        """Connect to Kafka: the producer first, so handlers can publish from their first batch."""
+        await self.producer.start()
+        await self.broker.start()
 
 
 @asynccontextmanager
 async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
-    """Pool and (not yet started) broker. On exit the broker stops first (in-flight handlers
-    finish and commit), then the pool closes."""
+    """Pool, broker and producer (Kafka is connected by `Deps.start`). On exit the broker stops
+    first (in-flight handlers finish and commit), then the producer flushes, then the pool
+    closes."""
     registry = CollectorRegistry()
     pool = await create_pool(settings)
-    broker = create_broker(settings, registry)
+    deps = Deps(settings=settings, pool=pool, broker=create_broker(settings, registry),
+                producer=create_producer(settings), registry=registry)
     try:
-        yield Deps(settings=settings, pool=pool, broker=broker, registry=registry)
+        yield deps
     finally:
         try:
-            await broker.stop()
+            await deps.broker.stop()
+            await deps.producer.stop()
         finally:
             await pool.close()

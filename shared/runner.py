@@ -61,7 +61,7 @@ async def run(settings: Settings, services: Sequence[Service], stop: asyncio.Eve
         for service in services:
             for router in service.routers(deps):
                 deps.broker.include_router(router)
-        await deps.broker.start()
+        await deps.start()
         halt = asyncio.Event()  # told to the background loops once we are stopping
         loops = [asyncio.create_task(s.background(deps, halt), name=s.name)
                  for s in services if s.background is not None]

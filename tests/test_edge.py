@@ -12,7 +12,7 @@ from tests.conftest import free_port
 @pytest.fixture
 async def deps(settings: Settings) -> AsyncIterator[Deps]:
     async with open_deps(settings) as deps:
-        await deps.broker.start()
+        await deps.start()
         yield deps
 
 

@@ -101,7 +101,7 @@ async def test_no_result_in_time_is_202_with_the_request_id(
         pipeline: Pipeline, pool: Pool, key: stores.IssuedKey) -> None:
     impatient = pipeline.settings.model_copy(update={"http_result_timeout_s": 0.0001})
     async with open_deps(impatient) as deps:
-        await deps.broker.start()
+        await deps.start()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(deps)),
                                      base_url="http://edge") as http:
             response = await http.post(ROUTE, headers=auth(key),
@@ -111,7 +111,7 @@ async def test_no_result_in_time_is_202_with_the_request_id(
 
     # it was accepted all the same: the pipeline resolves it
     async def resolved() -> bool:
-        n = await pool.fetchval("SELECT count(*) FROM upsert_requests WHERE store_id = $1 "
+        n = await pool.fetchval("SELECT count(*) FROM client_touches WHERE store_id = $1 "
                                 "AND request_id = $2", key.store_id, request_id)
         return bool(n == 1)
     await eventually(resolved)

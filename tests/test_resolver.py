@@ -96,7 +96,7 @@ async def test_create_is_stamped_with_its_source_and_later_touches_keep_it(
     assert (row["source_label"], row["source_external_id"], row["source_integration_key_id"]) \
         == ("WooCommerce", "w-9", key.id)
     touches = await pool.fetch("SELECT outcome, source_label FROM client_touches "
-                               "WHERE client_id = $1 ORDER BY id", row["id"])
+                               "WHERE client_id = $1 ORDER BY at", row["id"])
     assert [(t["outcome"], t["source_label"]) for t in touches] == \
         [("created", "WooCommerce"), ("matched_email", "Shopify")]
 

@@ -56,8 +56,9 @@ async def upsert_client(deps: Deps, authorization: str | None, raw: bytes) -> An
         return _unprocessable([x.model_dump() for x in e.errors])
 
     message = {**body, "request_id": request_id, "integration_key": token}
-    await deps.broker.publish(json.dumps(message).encode(), INGEST, key=request_id.encode(),
-                              headers={"content-type": "application/json"})
+    await deps.producer.send_and_wait(INGEST, json.dumps(message).encode(),
+                                      key=request_id.encode(),
+                                      headers=[("content-type", b"application/json")])
     found = await _wait_for_result(deps.pool, identity.store_id, request_id,
                                    deps.settings.http_result_timeout_s)
     if found is None:

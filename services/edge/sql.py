@@ -3,5 +3,5 @@ SELECT r.outcome, r.duplicate,
        c.id, c.store_id, c.name, c.first_name, c.last_name, c.email, c.phone, c.company, c.type,
        c.tags, c.notes, c.external_ids, c.source_label, c.source_external_id,
        c.source_integration_key_id, c.created_at, c.updated_at
-FROM upsert_requests r JOIN clients c ON c.id = r.client_id
+FROM client_touches r JOIN clients c ON c.id = r.client_id
 WHERE r.store_id = $1 AND r.request_id = $2"""

@@ -6,6 +6,7 @@ from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
 from services.ingest.logic import ingest_batch
+from shared.broker import skip_body
 from shared.resources import Deps
 from shared.topics import INGEST
 
@@ -20,10 +21,10 @@ def router(deps: Deps) -> KafkaRouter:
     # infrastructure failure (database, broker) raises, and the batch is then redelivered.
     @r.subscriber(INGEST, group_id=deps.settings.group_prefix + GROUP, batch=True,
                   max_records=deps.settings.ingest_batch_size, auto_offset_reset="earliest",
-                  ack_policy=AckPolicy.NACK_ON_ERROR)
+                  ack_policy=AckPolicy.NACK_ON_ERROR, decoder=skip_body)
     async def on_ingest(msg: KafkaMessage) -> None:
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         with structlog.contextvars.bound_contextvars(service="ingest", records=len(records)):
-            await ingest_batch(deps.pool, deps.broker, records)
+            await ingest_batch(deps.pool, deps.producer, records)
 
     return r

@@ -14,8 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
 from schemas.common import FieldError
@@ -41,7 +40,7 @@ class BatchSummary:
     rejected: int
 
 
-async def ingest_batch(pool: Pool, broker: KafkaBroker,
+async def ingest_batch(pool: Pool, producer: AIOKafkaProducer,
                        records: Sequence["ConsumerRecord[bytes, bytes]"]) -> BatchSummary:
     now = datetime.now(UTC)
     bodies = [_decode(r.value) for r in records]
@@ -64,9 +63,9 @@ async def ingest_batch(pool: Pool, broker: KafkaBroker,
                      partition=record.partition, offset=record.offset)
 
     await asyncio.gather(
-        publish_keyed(broker, UPSERT, [(_partition_key(c), c) for c in commands]),
-        publish_keyed(broker, INGEST_DLQ, [(d.request_id, d) for d, _ in dead]),
-        publish_keyed(broker, UPSERT_RESULTS, [(d.request_id, _rejected(d, i)) for d, i in dead]),
+        publish_keyed(producer, UPSERT, [(_partition_key(c), c) for c in commands]),
+        publish_keyed(producer, INGEST_DLQ, [(d.request_id, d) for d, _ in dead]),
+        publish_keyed(producer, UPSERT_RESULTS, [(d.request_id, _rejected(d, i)) for d, i in dead]),
     )
     return BatchSummary(accepted=len(commands), rejected=len(dead))
 

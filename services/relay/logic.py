@@ -8,8 +8,8 @@ import asyncio
 
 import asyncpg
 import structlog
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from faststream.kafka import KafkaBroker
 
 from services.relay import sql
 from shared.db import Pool
@@ -19,15 +19,14 @@ from shared.resources import Deps
 log = structlog.get_logger(__name__)
 
 
-async def publish_pending(pool: Pool, broker: KafkaBroker, limit: int) -> int:
+async def publish_pending(pool: Pool, producer: AIOKafkaProducer, limit: int) -> int:
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(sql.CLAIM, limit)
         if not rows:
             return 0
-        futures = [await broker.publish(r["payload"].encode(), r["topic"], key=r["key"].encode(),
-                                        headers={"content-type": "application/json",
-                                                 "event-id": str(r["event_id"])},
-                                        no_confirm=True)
+        futures = [await producer.send(r["topic"], r["payload"].encode(), key=r["key"].encode(),
+                                       headers=[("content-type", b"application/json"),
+                                                ("event-id", str(r["event_id"]).encode())])
                    for r in rows]
         await asyncio.gather(*futures)
         await conn.execute(sql.DELETE, [r["seq"] for r in rows])
@@ -57,7 +56,7 @@ async def _lead(deps: Deps, stop: asyncio.Event) -> None:
         log.info("relay leading")
         while not stop.is_set():
             wake.clear()
-            sent = await publish_pending(deps.pool, deps.broker, settings.relay_batch_size)
+            sent = await publish_pending(deps.pool, deps.producer, settings.relay_batch_size)
             if sent < settings.relay_batch_size:
                 await _wait_any(stop, wake, within=settings.relay_idle_poll_s)
     finally:

@@ -3,8 +3,7 @@
 from collections.abc import Sequence
 
 import structlog
-from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
 from schemas.upsert import UpsertCommand, UpsertResult
@@ -17,7 +16,7 @@ from shared.topics import UPSERT_RESULTS
 log = structlog.get_logger(__name__)
 
 
-async def upsert_batch(pool: Pool, broker: KafkaBroker,
+async def upsert_batch(pool: Pool, producer: AIOKafkaProducer,
                        records: Sequence["ConsumerRecord[bytes, bytes]"]) -> list[UpsertResult]:
     commands: list[UpsertCommand] = []
     refused: list[UpsertResult] = []
@@ -32,5 +31,5 @@ async def upsert_batch(pool: Pool, broker: KafkaBroker,
                                         outcome="rejected", duplicate=False,
                                         errors=field_errors(e)))
     results = await resolve_batch(pool, commands)  # durable before anything is announced
-    await publish_keyed(broker, UPSERT_RESULTS, [(r.request_id, r) for r in results + refused])
+    await publish_keyed(producer, UPSERT_RESULTS, [(r.request_id, r) for r in results + refused])
     return results

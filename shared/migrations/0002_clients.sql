@@ -1,4 +1,5 @@
--- Clients, their external ids, their timeline of touches, processed requests, and the outbox.
+-- Clients, their external ids, their timeline of touches (which doubles as the record of
+-- processed requests), and the outbox.
 
 CREATE TABLE clients (
     id                        uuid PRIMARY KEY,
@@ -38,30 +39,22 @@ CREATE TABLE client_external_ids (
 );
 CREATE INDEX client_external_ids_client_idx ON client_external_ids (client_id);
 
--- Every later touch of a client by a source: the client's timeline.
+-- Every touch of a client by a source, first one included: the client's timeline. Keyed by
+-- request, it is also invariant 4: a request processed twice gives the recorded result and
+-- writes nothing twice.
 CREATE TABLE client_touches (
-    id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    client_id          uuid NOT NULL REFERENCES clients (id),
     store_id           uuid NOT NULL,
     request_id         text NOT NULL,
+    client_id          uuid NOT NULL REFERENCES clients (id),
     outcome            text NOT NULL,
+    duplicate          boolean NOT NULL,
     source_label       text,
     integration_key_id uuid,
     external_id        text,
-    at                 timestamptz NOT NULL
-);
-CREATE INDEX client_touches_client_idx ON client_touches (client_id, at);
-
--- Invariant 4: a request processed twice gives the same result and writes nothing twice.
-CREATE TABLE upsert_requests (
-    store_id     uuid NOT NULL,
-    request_id   text NOT NULL,
-    client_id    uuid NOT NULL REFERENCES clients (id),
-    outcome      text NOT NULL,
-    duplicate    boolean NOT NULL,
-    processed_at timestamptz NOT NULL DEFAULT now(),
+    at                 timestamptz NOT NULL,
     PRIMARY KEY (store_id, request_id)
 );
+CREATE INDEX client_touches_client_idx ON client_touches (client_id, at);
 
 -- Invariant 3: a client change and its event commit together; the relay publishes and deletes.
 CREATE TABLE outbox (

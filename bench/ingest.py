@@ -1,0 +1,269 @@
+"""Ingest -> upsert -> relay throughput and latency, beside raw baselines from the same run.
+
+    python bench/ingest.py [--records 100000] [--workers 2]
+
+Publishes N records to clients.ingest.v1 (about 70% new people, 20% email duplicates in case and
+whitespace variants, 10% repeated external ids with another email) and runs `--workers` processes
+of `clients run ingest upsert relay` in consumer groups of their own. Prints sustained msgs/s
+until every result and event is out, p50/p99 latency from publish to result, peak RSS of each
+process, and two baselines measured now on the same machine: COPY of the same rows into a scratch
+table, and plain aiokafka produce + consume of N messages of the same size.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import resource
+import signal
+import statistics
+import sys
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared import stores
+from shared.db import create_pool
+from shared.runner import prepare
+from shared.settings import Settings
+from shared.topics import EVENTS, INGEST, UPSERT, UPSERT_RESULTS, TopicSpec, ensure_topics
+
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances",
+         "John", "Radia", "Dennis", "Katherine", "Linus", "Guido", "Anita", "Niklaus", "Sophie"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson",
+        "Allen", "McCarthy", "Perlman", "Ritchie", "Johnson", "Torvalds", "van Rossum", "Borg"]
+DOMAINS = ["example.com", "mail.example.org", "labs.example.net", "shop.example.io"]
+
+
+def make_records(n: int, token: str, seed: int = 7) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    people: list[dict[str, Any]] = []
+    for i in range(n):
+        roll = rng.random()
+        if people and roll < 0.20:   # the same email again, cased and padded differently
+            p = rng.choice(people)
+            email = rng.choice([p["email"].upper(), f"  {p['email']} ", p["email"].title()])
+            rec = {"email": email, "name": p["name"]}
+        elif people and roll < 0.30:  # an external id seen before, with another email
+            p = rng.choice(people)
+            rec = {"external_id": p["external_id"], "email": f"moved.{i}@{DOMAINS[0]}",
+                   "name": p["name"]}
+        else:
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            email = f"{first}.{last}.{i}@{rng.choice(DOMAINS)}".lower().replace(" ", "")
+            rec = {"email": email, "name": f"{first} {last}", "external_id": f"ext-{i}",
+                   "phone": f"+1415{rng.randrange(10**6, 10**7)}",
+                   "tags": rng.sample(["vip", "wholesale", "net-30", "lab"], 2)}
+            people.append(rec)
+        records.append({"integration_key": token, "request_id": f"bench-{i}", **rec})
+    return records
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    if pid is None:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def group_stable(bootstrap: str, group: str, members: int) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (g,) = described.to_object()["groups"]
+    return bool(g["state"] == "Stable" and len(g["members"]) == members)
+
+
+async def commit_at_end(bootstrap: str, group: str, topic: str) -> None:
+    from aiokafka import TopicPartition
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    (described,) = await admin.describe_topics([topic])
+    await admin.close()
+    tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False)
+    await consumer.start()
+    consumer.assign(tps)
+    await consumer.commit(dict(await consumer.end_offsets(tps)))
+    await consumer.stop()
+
+
+async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+                                enable_auto_commit=False, group_id=f"bench-tail-{uuid.uuid4()}",
+                                max_poll_records=5000, fetch_max_bytes=50 * 2**20)
+    await consumer.start()
+    while not consumer.assignment():  # noqa: ASYNC110 - aiokafka offers no event for it
+        await asyncio.sleep(0.05)
+    for tp in consumer.assignment():
+        await consumer.position(tp)
+    return consumer
+
+
+async def run_pipeline(settings: Settings, records: list[dict[str, Any]], workers: int,
+                       store_id: uuid.UUID) -> dict[str, Any]:
+    bootstrap = settings.kafka_bootstrap_servers
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    for group, topic in (("ingest", INGEST), ("upsert", UPSERT)):
+        await commit_at_end(bootstrap, prefix + group, topic)
+    env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
+    procs = [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "run", "ingest", "upsert", "relay", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(workers)]
+    try:
+        deadline = time.monotonic() + 90
+        while not (await group_stable(bootstrap, prefix + "ingest", workers)
+                   and await group_stable(bootstrap, prefix + "upsert", workers)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("workers did not join their groups")
+            await asyncio.sleep(0.3)
+        results, events = await tail(bootstrap, UPSERT_RESULTS), await tail(bootstrap, EVENTS)
+        sent_at: dict[str, float] = {}
+        latencies: list[float] = []
+        outcomes: dict[str, int] = {}
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                    max_batch_size=256 * 1024)
+        await producer.start()
+        start = time.perf_counter()
+        for rec in records:
+            sent_at[rec["request_id"]] = time.perf_counter()
+            await producer.send(INGEST, json.dumps(rec).encode(), key=rec["request_id"].encode())
+        await producer.flush()
+        published = time.perf_counter() - start
+
+        async def collect_results() -> None:
+            while len(latencies) < len(records):
+                for batch in (await results.getmany(timeout_ms=200)).values():
+                    now = time.perf_counter()
+                    for r in batch:
+                        v = json.loads(r.value)
+                        if v["request_id"] in sent_at and v.get("store_id") == str(store_id):
+                            latencies.append(now - sent_at.pop(v["request_id"]))
+                            outcomes[v["outcome"]] = outcomes.get(v["outcome"], 0) + 1
+
+        await asyncio.wait_for(collect_results(), timeout=900)
+        results_done = time.perf_counter() - start
+        pool = await asyncpg.connect(settings.database_url)
+        event_count = 0
+        while True:  # events: until the outbox is empty and the topic read to its end
+            for batch in (await events.getmany(timeout_ms=200)).values():
+                event_count += sum(1 for r in batch
+                                   if json.loads(r.value)["store_id"] == str(store_id))
+            left = await pool.fetchval("SELECT count(*) FROM outbox")
+            ends = await events.end_offsets(list(events.assignment()))
+            caught_up = all([await events.position(tp) >= end for tp, end in ends.items()])
+            if left == 0 and caught_up:
+                break
+        events_done = time.perf_counter() - start
+        await pool.close()
+        await producer.stop()
+        await results.stop()
+        await events.stop()
+        rss = [peak_rss_mb(p.pid) for p in procs]
+    finally:
+        for p in procs:
+            if p.returncode is None:
+                p.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(p.wait() for p in procs))
+    lat = sorted(latencies)
+    return {"published_s": published, "results_s": results_done, "all_out_s": events_done,
+            "events": event_count, "outcomes": outcomes,
+            "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99)] * 1000,
+            "worker_peak_rss_mb": rss}
+
+
+async def baseline_copy(settings: Settings, records: list[dict[str, Any]]) -> float:
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        await conn.execute("CREATE TEMP TABLE bench_copy (request_id text, email text, "
+                           "name text, external_id text, phone text, tags text[])")
+        rows = [(r["request_id"], r.get("email"), r.get("name"), r.get("external_id"),
+                 r.get("phone"), r.get("tags", [])) for r in records]
+        start = time.perf_counter()
+        await conn.copy_records_to_table("bench_copy", records=rows)
+        return time.perf_counter() - start
+    finally:
+        await conn.close()
+
+
+async def baseline_kafka(settings: Settings, records: list[dict[str, Any]]) -> float:
+    bootstrap = settings.kafka_bootstrap_servers
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, [TopicSpec(topic, settings.topic_partitions)])
+    payloads = [json.dumps(r).encode() for r in records]
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                group_id=f"bench-raw-{uuid.uuid4()}", max_poll_records=5000,
+                                fetch_max_bytes=50 * 2**20)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                max_batch_size=256 * 1024)
+    await consumer.start()
+    await producer.start()
+    try:
+        start = time.perf_counter()
+        for i, p in enumerate(payloads):
+            await producer.send(topic, p, key=str(i).encode())
+        await producer.flush()
+        got = 0
+        while got < len(payloads):
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                got += sum(1 for r in batch if json.loads(r.value))
+        return time.perf_counter() - start
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        await admin.delete_topics([topic])
+        await admin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    settings = Settings()
+    await prepare(settings)
+    pool = await create_pool(settings)
+    store = await stores.create_store(pool, f"bench {uuid.uuid4().hex[:6]}")
+    key = await stores.create_key(pool, store.id, "bench")
+    records = make_records(args.records, key.token)
+    n = len(records)
+
+    copy_s = await baseline_copy(settings, records)
+    kafka_s = await baseline_kafka(settings, records)
+    got = await run_pipeline(settings, records, args.workers, store.id)
+    clients = await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1", store.id)
+    await pool.close()
+
+    print(f"ingest bench: {n} records, {args.workers} worker process(es), "
+          f"{os.cpu_count()} cores; Kafka and PostgreSQL on this machine")
+    print(f"  outcomes            {got['outcomes']}  clients={clients}  events={got['events']}")
+    print(f"  publish             {got['published_s']:.2f} s")
+    print(f"  all results out     {got['results_s']:.2f} s   {n / got['results_s']:,.0f} msgs/s")
+    print(f"  all events out      {got['all_out_s']:.2f} s   {n / got['all_out_s']:,.0f} msgs/s "
+          "(sustained, publish to last event)")
+    print(f"  latency publish->result  p50 {got['p50_ms']:.0f} ms   p99 {got['p99_ms']:.0f} ms")
+    print(f"  peak RSS            workers {[round(r) for r in got['worker_peak_rss_mb']]} MB, "
+          f"bench {peak_rss_mb():.0f} MB")
+    print("  baselines (same run, same rows):")
+    print(f"    COPY into a scratch table          {copy_s:.2f} s   {n / copy_s:,.0f} rows/s")
+    print(f"    aiokafka produce + consume         {kafka_s:.2f} s   {n / kafka_s:,.0f} msgs/s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
