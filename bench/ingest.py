@@ -1,13 +1,15 @@
 """Ingest -> upsert -> relay throughput and latency, beside raw baselines from the same run.
 
-    python bench/ingest.py [--records 100000] [--workers 2]
+    python bench/ingest.py [--records 100000] [--workers 2] [--steady-rate 2000]
 
-Publishes N records to clients.ingest.v1 (about 70% new people, 20% email duplicates in case and
-whitespace variants, 10% repeated external ids with another email) and runs `--workers` processes
-of `clients run ingest upsert relay` in consumer groups of their own. Prints sustained msgs/s
-until every result and event is out, p50/p99 latency from publish to result, peak RSS of each
-process, and two baselines measured now on the same machine: COPY of the same rows into a scratch
-table, and plain aiokafka produce + consume of N messages of the same size.
+Runs `--workers` processes of `clients run ingest upsert relay` in consumer groups of their own,
+then two phases with them:
+1. throughput: N records published at once to clients.ingest.v1 (about 70% new people, 20% email
+   duplicates in case and whitespace variants, 10% repeated external ids with another email);
+   sustained msgs/s until every result and event is out. Latency here is mostly queueing.
+2. latency: N/10 more records at a steady rate below capacity; p50/p99 from publish to result.
+Prints peak RSS of each process and two baselines measured now on the same machine: COPY of the
+same rows into a scratch table, and plain aiokafka produce + consume of N messages.
 """
 
 import argparse
@@ -40,7 +42,7 @@ LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton
 DOMAINS = ["example.com", "mail.example.org", "labs.example.net", "shop.example.io"]
 
 
-def make_records(n: int, token: str, seed: int = 7) -> list[dict[str, Any]]:
+def make_records(n: int, token: str, seed: int = 7, prefix: str = "bench") -> list[dict[str, Any]]:
     rng = random.Random(seed)
     records: list[dict[str, Any]] = []
     people: list[dict[str, Any]] = []
@@ -52,16 +54,16 @@ def make_records(n: int, token: str, seed: int = 7) -> list[dict[str, Any]]:
             rec = {"email": email, "name": p["name"]}
         elif people and roll < 0.30:  # an external id seen before, with another email
             p = rng.choice(people)
-            rec = {"external_id": p["external_id"], "email": f"moved.{i}@{DOMAINS[0]}",
+            rec = {"external_id": p["external_id"], "email": f"moved.{prefix}{i}@{DOMAINS[0]}",
                    "name": p["name"]}
         else:
             first, last = rng.choice(FIRST), rng.choice(LAST)
-            email = f"{first}.{last}.{i}@{rng.choice(DOMAINS)}".lower().replace(" ", "")
-            rec = {"email": email, "name": f"{first} {last}", "external_id": f"ext-{i}",
+            email = f"{first}.{last}.{prefix}{i}@{rng.choice(DOMAINS)}".lower().replace(" ", "")
+            rec = {"email": email, "name": f"{first} {last}", "external_id": f"{prefix}-ext-{i}",
                    "phone": f"+1415{rng.randrange(10**6, 10**7)}",
                    "tags": rng.sample(["vip", "wholesale", "net-30", "lab"], 2)}
             people.append(rec)
-        records.append({"integration_key": token, "request_id": f"bench-{i}", **rec})
+        records.append({"integration_key": token, "request_id": f"{prefix}-{i}", **rec})
     return records
 
 
@@ -113,8 +115,9 @@ async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     return consumer
 
 
-async def run_pipeline(settings: Settings, records: list[dict[str, Any]], workers: int,
-                       store_id: uuid.UUID) -> dict[str, Any]:
+async def run_pipeline(settings: Settings, phases: list[tuple[list[dict[str, Any]], float]],
+                       workers: int, store_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Start the workers, then run each (records, rate) phase; rate 0 = all at once."""
     bootstrap = settings.kafka_bootstrap_servers
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     for group, topic in (("ingest", INGEST), ("upsert", UPSERT)):
@@ -131,59 +134,69 @@ async def run_pipeline(settings: Settings, records: list[dict[str, Any]], worker
             if time.monotonic() > deadline:
                 raise RuntimeError("workers did not join their groups")
             await asyncio.sleep(0.3)
-        results, events = await tail(bootstrap, UPSERT_RESULTS), await tail(bootstrap, EVENTS)
-        sent_at: dict[str, float] = {}
-        latencies: list[float] = []
-        outcomes: dict[str, int] = {}
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
-                                    max_batch_size=256 * 1024)
-        await producer.start()
-        start = time.perf_counter()
-        for rec in records:
-            sent_at[rec["request_id"]] = time.perf_counter()
-            await producer.send(INGEST, json.dumps(rec).encode(), key=rec["request_id"].encode())
-        await producer.flush()
-        published = time.perf_counter() - start
-
-        async def collect_results() -> None:
-            while len(latencies) < len(records):
-                for batch in (await results.getmany(timeout_ms=200)).values():
-                    now = time.perf_counter()
-                    for r in batch:
-                        v = json.loads(r.value)
-                        if v["request_id"] in sent_at and v.get("store_id") == str(store_id):
-                            latencies.append(now - sent_at.pop(v["request_id"]))
-                            outcomes[v["outcome"]] = outcomes.get(v["outcome"], 0) + 1
-
-        await asyncio.wait_for(collect_results(), timeout=900)
-        results_done = time.perf_counter() - start
-        pool = await asyncpg.connect(settings.database_url)
-        event_count = 0
-        while True:  # events: until the outbox is empty and the topic read to its end
-            for batch in (await events.getmany(timeout_ms=200)).values():
-                event_count += sum(1 for r in batch
-                                   if json.loads(r.value)["store_id"] == str(store_id))
-            left = await pool.fetchval("SELECT count(*) FROM outbox")
-            ends = await events.end_offsets(list(events.assignment()))
-            caught_up = all([await events.position(tp) >= end for tp, end in ends.items()])
-            if left == 0 and caught_up:
-                break
-        events_done = time.perf_counter() - start
-        await pool.close()
-        await producer.stop()
-        await results.stop()
-        await events.stop()
-        rss = [peak_rss_mb(p.pid) for p in procs]
+        figures = [await measure(settings, records, rate, store_id) for records, rate in phases]
+        for f in figures:
+            f["worker_peak_rss_mb"] = [peak_rss_mb(p.pid) for p in procs]
     finally:
         for p in procs:
             if p.returncode is None:
                 p.send_signal(signal.SIGTERM)
         await asyncio.gather(*(p.wait() for p in procs))
+    return figures
+
+
+async def measure(settings: Settings, records: list[dict[str, Any]], rate: float,
+                  store_id: uuid.UUID) -> dict[str, Any]:
+    bootstrap = settings.kafka_bootstrap_servers
+    results, events = await tail(bootstrap, UPSERT_RESULTS), await tail(bootstrap, EVENTS)
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    outcomes: dict[str, int] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+                                max_batch_size=256 * 1024)
+    await producer.start()
+
+    async def collect_results() -> None:  # runs while we publish: a result is timed on arrival
+        while len(latencies) < len(records):
+            for batch in (await results.getmany(timeout_ms=50)).values():
+                now = time.perf_counter()
+                for r in batch:
+                    v = json.loads(r.value)
+                    if v["request_id"] in sent_at and v.get("store_id") == str(store_id):
+                        latencies.append(now - sent_at.pop(v["request_id"]))
+                        outcomes[v["outcome"]] = outcomes.get(v["outcome"], 0) + 1
+
+    collecting = asyncio.create_task(collect_results())
+    start = time.perf_counter()
+    for i, rec in enumerate(records):
+        if rate and i % 50 == 0:  # pace in small bursts
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        sent_at[rec["request_id"]] = time.perf_counter()
+        await producer.send(INGEST, json.dumps(rec).encode(), key=rec["request_id"].encode())
+    await producer.flush()
+    published = time.perf_counter() - start
+    await asyncio.wait_for(collecting, timeout=900)
+    results_done = time.perf_counter() - start
+    pool = await asyncpg.connect(settings.database_url)
+    event_count = 0
+    while True:  # events: until the outbox is empty and the topic read to its end
+        for batch in (await events.getmany(timeout_ms=200)).values():
+            event_count += sum(1 for r in batch
+                               if json.loads(r.value)["store_id"] == str(store_id))
+        left = await pool.fetchval("SELECT count(*) FROM outbox")
+        ends = await events.end_offsets(list(events.assignment()))
+        caught_up = all([await events.position(tp) >= end for tp, end in ends.items()])
+        if left == 0 and caught_up:
+            break
+    events_done = time.perf_counter() - start
+    await pool.close()
+    await producer.stop()
+    await results.stop()
+    await events.stop()
     lat = sorted(latencies)
-    return {"published_s": published, "results_s": results_done, "all_out_s": events_done,
-            "events": event_count, "outcomes": outcomes,
-            "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99)] * 1000,
-            "worker_peak_rss_mb": rss}
+    return {"n": len(records), "published_s": published, "results_s": results_done,
+            "all_out_s": events_done, "events": event_count, "outcomes": outcomes,
+            "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99)] * 1000}
 
 
 async def baseline_copy(settings: Settings, records: list[dict[str, Any]]) -> float:
@@ -235,6 +248,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--steady-rate", type=float, default=2000,
+                        help="records/s of the latency phase")
     args = parser.parse_args()
     settings = Settings()
     await prepare(settings)
@@ -242,23 +257,31 @@ async def main() -> None:
     store = await stores.create_store(pool, f"bench {uuid.uuid4().hex[:6]}")
     key = await stores.create_key(pool, store.id, "bench")
     records = make_records(args.records, key.token)
+    steady = make_records(max(1, args.records // 10), key.token, seed=11, prefix="steady")
     n = len(records)
 
     copy_s = await baseline_copy(settings, records)
     kafka_s = await baseline_kafka(settings, records)
-    got = await run_pipeline(settings, records, args.workers, store.id)
+    burst, paced = await run_pipeline(settings, [(records, 0), (steady, args.steady_rate)],
+                                      args.workers, store.id)
     clients = await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1", store.id)
     await pool.close()
 
     print(f"ingest bench: {n} records, {args.workers} worker process(es), "
           f"{os.cpu_count()} cores; Kafka and PostgreSQL on this machine")
-    print(f"  outcomes            {got['outcomes']}  clients={clients}  events={got['events']}")
-    print(f"  publish             {got['published_s']:.2f} s")
-    print(f"  all results out     {got['results_s']:.2f} s   {n / got['results_s']:,.0f} msgs/s")
-    print(f"  all events out      {got['all_out_s']:.2f} s   {n / got['all_out_s']:,.0f} msgs/s "
-          "(sustained, publish to last event)")
-    print(f"  latency publish->result  p50 {got['p50_ms']:.0f} ms   p99 {got['p99_ms']:.0f} ms")
-    print(f"  peak RSS            workers {[round(r) for r in got['worker_peak_rss_mb']]} MB, "
+    print(f"  throughput phase: {n} records published at once")
+    print(f"    outcomes          {burst['outcomes']}  events={burst['events']}")
+    print(f"    publish           {burst['published_s']:.2f} s")
+    print(f"    all results out   {burst['results_s']:.2f} s   "
+          f"{n / burst['results_s']:,.0f} msgs/s")
+    print(f"    all events out    {burst['all_out_s']:.2f} s   {n / burst['all_out_s']:,.0f} "
+          "msgs/s (sustained, first publish to last event)")
+    print(f"    publish->result   p50 {burst['p50_ms']:.0f} ms   p99 {burst['p99_ms']:.0f} ms "
+          "(queueing behind the burst)")
+    print(f"  latency phase: {paced['n']} records at {args.steady_rate:,.0f}/s")
+    print(f"    publish->result   p50 {paced['p50_ms']:.0f} ms   p99 {paced['p99_ms']:.0f} ms")
+    print(f"  clients in the store: {clients}")
+    print(f"  peak RSS            workers {[round(r) for r in paced['worker_peak_rss_mb']]} MB, "
           f"bench {peak_rss_mb():.0f} MB")
     print("  baselines (same run, same rows):")
     print(f"    COPY into a scratch table          {copy_s:.2f} s   {n / copy_s:,.0f} rows/s")

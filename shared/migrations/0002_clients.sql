@@ -27,7 +27,6 @@ CREATE TABLE clients (
 -- Invariant 1: one live client per (store, email key); an archived one frees its email.
 CREATE UNIQUE INDEX clients_live_email_key ON clients (store_id, email_key)
     WHERE deleted_at IS NULL AND email_key IS NOT NULL;
-CREATE INDEX clients_store_phone ON clients (store_id, phone) WHERE deleted_at IS NULL;
 
 -- Step 1 of the resolver: an external id seen before from the same integration key.
 CREATE TABLE client_external_ids (
@@ -59,7 +58,7 @@ CREATE INDEX client_touches_client_idx ON client_touches (client_id, at);
 -- Invariant 3: a client change and its event commit together; the relay publishes and deletes.
 CREATE TABLE outbox (
     seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    event_id   uuid NOT NULL UNIQUE,
+    event_id   uuid NOT NULL,          -- the event's id, stable across re-publication
     topic      text NOT NULL,
     key        text NOT NULL,
     payload    jsonb NOT NULL,
