@@ -1,0 +1,97 @@
+"""Generate the checked-in contract documents from the pydantic models.
+
+    python -m schemas.generate          # rewrite schemas/generated/
+    python -m schemas.generate --check  # exit 1 if they are not current (the tests do this)
+
+One JSON Schema per payload model, and an AsyncAPI 3.0 document of the topics they travel on.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from schemas.dlq import DeadLetter
+from schemas.events import ClientEvent
+from schemas.ingest import ClientRequest, IngestRecord
+from schemas.upsert import UpsertCommand, UpsertResult
+from shared import topics
+
+OUT = Path(__file__).parent / "generated"
+
+# topic -> (payload model, what our services do with it, what it is)
+CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
+    topics.INGEST: (IngestRecord, "receive", "Client records from upstream systems."),
+    topics.INGEST_DLQ: (DeadLetter, "send", "Rejected input with its reason; nothing written."),
+    topics.UPSERT: (UpsertCommand, "send", "Validated, normalized, authenticated commands "
+                    "(also received by the upsert service)."),
+    topics.UPSERT_RESULTS: (UpsertResult, "send", "One result per request; key = request_id."),
+    topics.EVENTS: (ClientEvent, "send", "client.created / client.updated / client.archived; "
+                    "key = client id; dedupe on id."),
+}
+MODELS: list[type[BaseModel]] = [m for m, _, _ in CHANNELS.values()] + [ClientRequest]
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    return {m.__name__: m.model_json_schema() for m in MODELS}
+
+
+def asyncapi() -> dict[str, Any]:
+    _, defs = models_json_schema([(m, "validation") for m in MODELS],
+                                 ref_template="#/components/schemas/{model}")
+    channels, operations, messages = {}, {}, {}
+    for topic, (model, action, description) in CHANNELS.items():
+        name = model.__name__
+        channel_id = topic.replace(".", "_")
+        messages[name] = {"name": name, "contentType": "application/json",
+                          "payload": {"$ref": f"#/components/schemas/{name}"}}
+        channels[channel_id] = {"address": topic, "description": description,
+                                "messages": {name: {"$ref": f"#/components/messages/{name}"}}}
+        operations[f"{action}_{channel_id}"] = {
+            "action": action, "channel": {"$ref": f"#/channels/{channel_id}"}}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "clients pipeline", "version": "1.0.0",
+                 "description": "Topics and payloads of the clients pipeline (JSON, UTF-8)."},
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages, "schemas": defs["$defs"]},
+    }
+
+
+def documents() -> dict[str, str]:
+    docs = {f"{name}.json": body for name, body in json_schemas().items()}
+    docs["asyncapi.json"] = asyncapi()
+    return {name: json.dumps(body, indent=2, sort_keys=True) + "\n" for name, body in docs.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    wanted = documents()
+    if args.check:
+        stale = [n for n, text in wanted.items()
+                 if not (OUT / n).exists() or (OUT / n).read_text() != text]
+        extra = sorted({p.name for p in OUT.glob("*.json")} - set(wanted))
+        if stale or extra:
+            print(f"out of date: {stale + extra}; run python -m schemas.generate", file=sys.stderr)
+            return 1
+        return 0
+    OUT.mkdir(exist_ok=True)
+    for p in OUT.glob("*.json"):
+        if p.name not in wanted:
+            p.unlink()
+    for name, text in wanted.items():
+        (OUT / name).write_text(text)
+    print(f"wrote {len(wanted)} documents to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
