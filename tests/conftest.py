@@ -8,6 +8,7 @@ import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -65,9 +66,8 @@ def database_url_for(url: str, dbname: str) -> str:
     return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 
-@pytest.fixture
-async def scratch_database(settings: Settings) -> AsyncIterator[str]:
-    """An empty database of its own, dropped afterwards."""
+@asynccontextmanager
+async def scratch_database_url(settings: Settings) -> AsyncIterator[str]:
     name = f"clients_test_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(settings.database_url)
     try:
@@ -76,6 +76,23 @@ async def scratch_database(settings: Settings) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture
+async def scratch_database(settings: Settings) -> AsyncIterator[str]:
+    """An empty database of its own, dropped afterwards."""
+    async with scratch_database_url(settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def private_pool(settings: Settings) -> AsyncIterator[Pool]:
+    """A migrated database no running service touches (no relay empties its outbox)."""
+    async with scratch_database_url(settings) as url:
+        await migrate(url)
+        pool = await create_pool(settings.model_copy(update={"database_url": url}))
+        yield pool
+        await pool.close()
 
 
 def free_port() -> int:

@@ -1,4 +1,5 @@
-"""The 3-step resolver on the real database (seed 000, "Smart upsert")."""
+"""The 3-step resolver on the real database (seed 000, "Smart upsert"). A database of this
+module's own: its outbox rows stay put, as no relay runs against it."""
 
 import asyncio
 import uuid
@@ -14,7 +15,13 @@ from tests.factories import command
 
 
 @pytest.fixture
-async def key(pool: Pool, store: stores.Store) -> stores.IssuedKey:
+def pool(private_pool: Pool) -> Pool:
+    return private_pool
+
+
+@pytest.fixture
+async def key(pool: Pool) -> stores.IssuedKey:
+    store = await stores.create_store(pool, f"resolver {uuid.uuid4().hex[:8]}")
     return await stores.create_key(pool, store.id, "WooCommerce")
 
 
