@@ -11,6 +11,11 @@ transactions the partial unique index on (store_id, email_key) decides: a create
 race rolls the batch back and the retry finds the winner's row, so one person is one row.
 Already-processed request ids (their touch is recorded) return the recorded result and write
 nothing.
+
+A command the database refuses (a store that does not exist, a value a constraint rejects) must not
+hold up its batch: the batch is split in halves until the refused commands stand alone, those get a
+`rejected` result naming the reason, and everything else commits. Only infrastructure failures
+(the database unreachable) escape, so that the caller's batch is redelivered later.
 """
 
 import json
@@ -25,6 +30,7 @@ import asyncpg
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
+from schemas.common import FieldError
 from schemas.events import ClientEvent
 from schemas.upsert import Outcome, UpsertCommand, UpsertResult
 from shared import resolver_sql as sql
@@ -59,11 +65,38 @@ class _Plan:
     touches: list[tuple[UpsertCommand, UpsertResult]] = field(default_factory=list)
 
 
+# The database refusing the data, as opposed to failing to answer.
+REFUSED = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+
+
 async def resolve_batch(pool: Pool, commands: Sequence[UpsertCommand],
                         attempts: int = 8) -> list[UpsertResult]:
     """Resolve every command; results come back in the commands' order."""
     if not commands:
         return []
+    try:
+        return await _resolve_in_one_transaction(pool, commands, attempts)
+    except REFUSED as e:
+        if len(commands) == 1:
+            log.warning("command refused by the database", request_id=commands[0].request_id,
+                        store_id=str(commands[0].store_id), error=repr(e))
+            return [_refused(commands[0], e)]
+        half = len(commands) // 2
+        return (await resolve_batch(pool, commands[:half], attempts)
+                + await resolve_batch(pool, commands[half:], attempts))
+
+
+def _refused(c: UpsertCommand, error: asyncpg.PostgresError) -> UpsertResult:
+    column = getattr(error, "column_name", None)
+    constraint = getattr(error, "constraint_name", None) or ""
+    field_name = column or ("store_id" if "store_id" in constraint else "record")
+    return UpsertResult(request_id=c.request_id, store_id=c.store_id, client_id=None,
+                        outcome="rejected", duplicate=False,
+                        errors=[FieldError(field=field_name, message=str(error))])
+
+
+async def _resolve_in_one_transaction(pool: Pool, commands: Sequence[UpsertCommand],
+                                      attempts: int) -> list[UpsertResult]:
     retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE),
                              stop=stop_after_attempt(attempts), wait=wait_random(0.005, 0.05),
                              reraise=True)

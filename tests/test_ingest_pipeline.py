@@ -3,15 +3,17 @@ runner with the real services (issue: integration ingest and upsert resolution).
 
 import base64
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from schemas.events import ClientEvent
+from schemas.upsert import UpsertCommand
 from shared import stores
 from shared.db import Pool
-from shared.topics import EVENTS, INGEST, INGEST_DLQ, UPSERT_RESULTS
+from shared.topics import EVENTS, INGEST, INGEST_DLQ, UPSERT, UPSERT_RESULTS
 from tests.conftest import Pipeline
 from tests.kafka_helpers import Watcher, produce
 
@@ -227,3 +229,23 @@ async def test_default_request_id_is_topic_partition_offset(pipeline: Pipeline,
     assert topic == INGEST
     assert int(partition) >= 0
     assert int(offset) >= 0
+
+
+async def test_a_command_the_database_refuses_never_stops_the_upsert_partition(
+        pipeline: Pipeline, pool: Pool, key: stores.IssuedKey) -> None:
+    def cmd(store_id: UUID, email: str) -> dict[str, Any]:
+        return UpsertCommand(request_id=uuid.uuid4().hex, store_id=store_id, email=email,
+                             email_key=email, name="N", received_at=datetime.now(UTC),
+                             ).model_dump(mode="json")
+    orphan = cmd(uuid.uuid4(), "orphan@shop.com")   # its store does not exist
+    good = cmd(key.store_id, "after@shop.com")
+    bootstrap = pipeline.settings.kafka_bootstrap_servers
+    async with Watcher(bootstrap, UPSERT_RESULTS) as results:
+        await produce(bootstrap, UPSERT, [orphan, b"{garbage", good], partitions=[0, 0, 0])
+        (refused,) = await results.take(by_request(orphan["request_id"]))
+        (unreadable,) = await results.take(lambda v: v.get("request_id", "").startswith(UPSERT))
+        (ok,) = await results.take(by_request(good["request_id"]))
+    assert (refused["outcome"], refused["errors"][0]["field"]) == ("rejected", "store_id")
+    assert unreadable["outcome"] == "rejected"
+    assert ok["outcome"] == "created"
+    assert [r["email"] for r in await live_clients(pool, key.store_id)] == ["after@shop.com"]

@@ -176,7 +176,15 @@ async def test_phone_only_clients_are_created_with_e164(pool: Pool, key: stores.
     assert (row["first_name"], row["last_name"]) == ("Phone", "Only")
 
 
-async def test_unknown_store_is_never_written(pool: Pool, key: stores.IssuedKey) -> None:
-    cmd = command(key, email="x@shop.com").model_copy(update={"store_id": uuid.uuid4()})
-    with pytest.raises(Exception, match="foreign key"):
-        await resolve_batch(pool, [cmd])
+async def test_a_command_the_database_refuses_is_rejected_and_its_neighbours_commit(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    good = [command(key, email=f"n{i}@shop.com") for i in range(7)]
+    orphan = command(key, email="x@shop.com").model_copy(update={"store_id": uuid.uuid4()})
+    results = await resolve_batch(pool, [*good[:3], orphan, *good[3:]])
+    assert [r.outcome for r in results] == ["created"] * 3 + ["rejected"] + ["created"] * 4
+    refused = results[3]
+    assert (refused.client_id, refused.errors[0].field) == (None, "store_id")
+    assert "foreign key" in refused.errors[0].message
+    assert len(await clients_in(pool, key.store_id)) == 7
+    assert await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1",
+                               orphan.store_id) == 0
