@@ -7,6 +7,8 @@ in the same produce request. (FastStream's own publish path costs several times 
 on these machines, measured with bench/ingest.py; its consumer metrics stay in /metrics.)
 """
 
+import logging
+
 from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -28,6 +30,9 @@ def create_broker(settings: Settings, registry: CollectorRegistry) -> KafkaBroke
         # Waits this long on stop for in-flight handlers, so their offsets get committed.
         graceful_timeout=settings.graceful_timeout_s,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name="clients")],
+        # FastStream's per-message access log ("Received", "Processed"): DEBUG, not INFO.
+        # Our handlers log what matters, as structured JSON.
+        log_level=logging.DEBUG,
     )
 
 
