@@ -249,3 +249,19 @@ async def test_a_command_the_database_refuses_never_stops_the_upsert_partition(
     assert unreadable["outcome"] == "rejected"
     assert ok["outcome"] == "created"
     assert [r["email"] for r in await live_clients(pool, key.store_id)] == ["after@shop.com"]
+
+
+async def test_a_huge_bad_record_gets_a_truncated_dead_letter_and_stops_nothing(
+        pipeline: Pipeline, pool: Pool, key: stores.IssuedKey) -> None:
+    blob = b"\xff" * 900_000                       # not JSON, near Kafka's 1 MB limit
+    good = record(key, email="beside-the-blob@shop.com")
+    bootstrap = pipeline.settings.kafka_bootstrap_servers
+    async with Watcher(bootstrap, INGEST_DLQ) as dlq, Watcher(bootstrap, UPSERT_RESULTS) as res:
+        await ingest(pipeline, [blob, good], keys=["same", "same"])
+        (letter,) = await dlq.take(lambda v: isinstance(v["payload"], dict)
+                                   and v["payload"].get("size") == len(blob))
+        (ok,) = await res.take(by_request(good["request_id"]))
+    assert letter["reason"] == "malformed"
+    assert letter["payload"]["truncated"] is True
+    assert base64.b64decode(letter["payload"]["head_base64"]) == blob[:256 * 1024]
+    assert ok["outcome"] == "created"

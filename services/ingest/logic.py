@@ -32,6 +32,9 @@ log = structlog.get_logger(__name__)
 
 REDACTED = "[redacted]"
 MAX_REQUEST_ID = 128
+# A dead letter carries at most this much of the original: a record near Kafka's message size
+# limit would otherwise make a letter over it, which could never be published.
+MAX_LETTER_PAYLOAD = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,10 @@ def _dead_letter(record: "ConsumerRecord[bytes, bytes]", body: Any, request_id: 
         payload = {**body, "integration_key": REDACTED}
     else:
         payload = body
+    if len(record.value or b"") > MAX_LETTER_PAYLOAD:
+        raw = json.dumps(payload).encode() if not isinstance(body, bytes) else body
+        payload = {"truncated": True, "size": len(record.value or b""),
+                   "head_base64": base64.b64encode(raw[:MAX_LETTER_PAYLOAD]).decode("ascii")}
     return DeadLetter(request_id=request_id, reason=error.reason, errors=error.errors,
                       payload=payload, rejected_at=now,
                       source=Source(topic=record.topic, partition=record.partition,
