@@ -42,7 +42,7 @@ lint: setup
 bench: setup infra-up
 	$(BIN)/clients migrate >/dev/null
 	$(BIN)/clients topics >/dev/null
-	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python -m bench.$$(basename $$b .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Ingest -> upsert -> relay throughput and latency, beside raw baselines from the same run.
 
-    python bench/ingest.py [--records 100000] [--workers 2] [--steady-rate 2000]
+    python -m bench.ingest [--records 100000] [--workers 2] [--steady-rate 2000]
 
 Runs `--workers` processes of `clients run ingest upsert relay` in consumer groups of their own,
 then two phases with them:
@@ -34,6 +34,7 @@ from shared.db import create_pool
 from shared.runner import prepare
 from shared.settings import Settings
 from shared.topics import EVENTS, INGEST, UPSERT, UPSERT_RESULTS, TopicSpec, ensure_topics
+from tests.kafka_helpers import fast_forward, group_members
 
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances",
          "John", "Radia", "Dennis", "Katherine", "Linus", "Guido", "Anita", "Niklaus", "Sophie"]
@@ -77,32 +78,6 @@ def peak_rss_mb(pid: int | None = None) -> float:
     return float("nan")
 
 
-async def group_stable(bootstrap: str, group: str, members: int) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
-    (g,) = described.to_object()["groups"]
-    return bool(g["state"] == "Stable" and len(g["members"]) == members)
-
-
-async def commit_at_end(bootstrap: str, group: str, topic: str) -> None:
-    from aiokafka import TopicPartition
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    (described,) = await admin.describe_topics([topic])
-    await admin.close()
-    tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False)
-    await consumer.start()
-    consumer.assign(tps)
-    await consumer.commit(dict(await consumer.end_offsets(tps)))
-    await consumer.stop()
-
-
 async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
                                 enable_auto_commit=False, group_id=f"bench-tail-{uuid.uuid4()}",
@@ -121,7 +96,7 @@ async def run_pipeline(settings: Settings, phases: list[tuple[list[dict[str, Any
     bootstrap = settings.kafka_bootstrap_servers
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     for group, topic in (("ingest", INGEST), ("upsert", UPSERT)):
-        await commit_at_end(bootstrap, prefix + group, topic)
+        await fast_forward(bootstrap, prefix + group, [topic])
     env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", "run", "ingest", "upsert", "relay", env=env,
@@ -129,8 +104,8 @@ async def run_pipeline(settings: Settings, phases: list[tuple[list[dict[str, Any
         for _ in range(workers)]
     try:
         deadline = time.monotonic() + 90
-        while not (await group_stable(bootstrap, prefix + "ingest", workers)
-                   and await group_stable(bootstrap, prefix + "upsert", workers)):
+        while not (await group_members(bootstrap, prefix + "ingest") == workers
+                   and await group_members(bootstrap, prefix + "upsert") == workers):
             if time.monotonic() > deadline:
                 raise RuntimeError("workers did not join their groups")
             await asyncio.sleep(0.3)

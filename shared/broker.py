@@ -8,10 +8,12 @@ on these machines, measured with bench/ingest.py; its consumer metrics stay in /
 """
 
 import logging
+from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
@@ -47,5 +49,29 @@ def create_producer(settings: Settings) -> AIOKafkaProducer:
     )
 
 
-async def skip_body(_: object) -> None:
+async def _skip_body(_: object) -> None:
     """A FastStream decoder for handlers that read the raw records themselves."""
+
+
+Records = tuple["ConsumerRecord[bytes, bytes]", ...]
+
+
+def raw_batch_subscriber(router: KafkaRouter, topic: str, *, group: str, max_records: int
+                         ) -> Callable[[Callable[[Records], Awaitable[None]]], object]:
+    """Subscribe `handler(records)` to batches of raw records, the way every consumer here does.
+
+    Raw records: a payload that is not valid must reach the handler (to be answered with a
+    reason), not fail a parser. NACK_ON_ERROR: the offsets are committed once the handler
+    returned, i.e. after its effects are durable and its outputs acked; a handler that raises
+    (an infrastructure failure) gets the batch again. A new group starts from the earliest
+    record, so nothing published before a first deployment is skipped.
+    """
+    def register(handler: Callable[[Records], Awaitable[None]]) -> object:
+        @router.subscriber(topic, group_id=group, batch=True, max_records=max_records,
+                           auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
+                           decoder=_skip_body)
+        async def consume(msg: KafkaMessage) -> None:
+            raw = msg.raw_message
+            await handler(raw if isinstance(raw, tuple) else (raw,))
+        return consume
+    return register

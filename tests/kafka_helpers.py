@@ -113,3 +113,15 @@ async def fast_forward(bootstrap: str, group: str, topics: list[str]) -> None:
         await consumer.commit(dict(ends))
     finally:
         await consumer.stop()
+
+
+async def group_members(bootstrap: str, group: str) -> int:
+    """How many consumers a group has once it is stable (0 while it rebalances)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    (group_info,) = described.to_object()["groups"]
+    return len(group_info["members"]) if group_info["state"] == "Stable" else 0

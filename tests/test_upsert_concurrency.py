@@ -7,8 +7,6 @@ import signal
 import sys
 from datetime import UTC, datetime
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from schemas.upsert import UpsertCommand
 from services.upsert.handlers import GROUP
 from shared import stores
@@ -16,18 +14,7 @@ from shared.db import Pool
 from shared.normalize import email_key
 from shared.topics import UPSERT, UPSERT_RESULTS
 from tests.conftest import Pipeline, eventually
-from tests.kafka_helpers import Watcher, partitions_of, produce
-
-
-async def group_members(bootstrap: str, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
-    (group_info,) = described.to_object()["groups"]
-    return len(group_info["members"]) if group_info["state"] == "Stable" else 0
+from tests.kafka_helpers import Watcher, group_members, partitions_of, produce
 
 
 async def test_two_consumers_in_two_processes_make_one_row_per_person(
