@@ -10,6 +10,9 @@ from schemas.common import Contract, FieldError
 from schemas.ingest import ClientType
 
 Outcome = Literal["created", "matched_external_id", "matched_email", "rejected"]
+# What a match does to the existing client: fill its blank fields (ingest, seed 000), leave it
+# as it is (import "skip"), or overwrite it with the record's non-empty fields (import "update").
+OnMatch = Literal["fill", "skip", "update"]
 
 
 class UpsertCommand(Contract):
@@ -27,9 +30,10 @@ class UpsertCommand(Contract):
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
-    type: ClientType = "retail"
+    type: ClientType | None = Field(default=None, description="absent: retail on create")
     tags: list[str] = Field(default_factory=list)
     notes: str | None = None
+    on_match: OnMatch = "fill"
     received_at: datetime
 
 

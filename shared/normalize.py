@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from schemas.common import FieldError
 from schemas.ingest import RULE_FIELDS, ClientFields
-from schemas.upsert import UpsertCommand
+from schemas.upsert import OnMatch, UpsertCommand
 
 
 class InvalidRecordError(ValueError):
@@ -69,7 +69,7 @@ def field_errors(error: ValidationError) -> list[FieldError]:
 
 def to_command(fields: ClientFields, *, request_id: str, store_id: Any, region: str,
                integration_key_id: Any = None, source_label: str | None = None,
-               received_at: datetime) -> UpsertCommand:
+               on_match: OnMatch = "fill", received_at: datetime) -> UpsertCommand:
     """Normalize validated fields for one store. Raises InvalidRecordError."""
     errors: list[FieldError] = []
     if fields.store_id is not None and fields.store_id != store_id:
@@ -98,4 +98,5 @@ def to_command(fields: ClientFields, *, request_id: str, store_id: Any, region: 
         source_label=source_label, external_id=fields.external_id,
         email=fields.email, email_key=email_key(fields.email) if fields.email else None,
         phone=phone, name=name, first_name=first, last_name=last, company=fields.company,
-        type=fields.type, tags=fields.tags, notes=fields.notes, received_at=received_at)
+        type=fields.type if "type" in fields.model_fields_set else None, tags=fields.tags,
+        notes=fields.notes, on_match=on_match, received_at=received_at)

@@ -41,6 +41,8 @@ log = structlog.get_logger(__name__)
 
 # Fields a later touch may fill when the client has none (seed 000: "fill only blank fields").
 FILLABLE = ("first_name", "last_name", "phone", "company", "notes")
+# Fields an import in "update" mode overwrites when its row has a value (seed 003).
+UPDATABLE = ("name", "first_name", "last_name", "phone", "company", "notes", "type")
 
 
 class ConcurrentCreateError(Exception):
@@ -173,7 +175,7 @@ def _decide(index: int, c: UpsertCommand, plan: _Plan) -> None:
 
     if outcome != "created":
         if client_id in plan.created:  # a person first seen earlier in this batch
-            _fill_blanks(plan.created[client_id], c, plan)
+            _apply_match(plan.created[client_id], c, plan)
         else:
             plan.matched.setdefault(client_id, []).append(c)
     if external:
@@ -188,13 +190,25 @@ def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str,
     return {
         "id": client_id, "store_id": c.store_id, "name": c.name, "first_name": c.first_name,
         "last_name": c.last_name, "email": c.email, "email_key": c.email_key, "phone": c.phone,
-        "company": c.company, "type": c.type, "tags": list(c.tags), "notes": c.notes,
+        "company": c.company, "type": c.type or "retail", "tags": list(c.tags), "notes": c.notes,
         "external_ids": ({str(c.integration_key_id): c.external_id}
                          if c.external_id and c.integration_key_id else {}),
         "source_label": c.source_label, "source_external_id": c.external_id,
         "source_integration_key_id": c.integration_key_id,
         "created_at": now, "updated_at": now,
     }
+
+
+def _apply_match(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> None:
+    if c.on_match == "fill":
+        _fill_blanks(snapshot, c, plan)
+    elif c.on_match == "update":
+        for name in UPDATABLE:
+            if getattr(c, name) is not None:
+                snapshot[name] = getattr(c, name)
+        if c.tags:
+            snapshot["tags"] = list(c.tags)
+        _fill_blanks(snapshot, c, plan)  # an email on a client that had none
 
 
 def _fill_blanks(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> None:
@@ -246,13 +260,13 @@ async def _update_matched(conn: Connection, plan: _Plan) -> list[ClientEvent]:
         before = dict(row)
         after = {**before, "tags": list(before["tags"])}
         for command in plan.matched[row["id"]]:
-            _fill_blanks(after, command, plan)
+            _apply_match(after, command, plan)
         if after != before:
             after["updated_at"] = plan.now
             changed.append(after)
     if changed:
-        cols = ("id", "first_name", "last_name", "email", "email_key", "phone", "company",
-                "tags", "notes", "external_ids", "updated_at")
+        cols = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
+                "type", "tags", "notes", "external_ids", "updated_at")
         await conn.execute(sql.UPDATE_CLIENTS, *_columns(changed, cols))
     return [client_event("client.updated", s, plan.now) for s in changed]
 

@@ -51,14 +51,14 @@ RETURNING id"""
 
 UPDATE_CLIENTS = """
 UPDATE clients c
-SET first_name = u.first_name, last_name = u.last_name, email = u.email,
-    email_key = u.email_key, phone = u.phone, company = u.company,
+SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u.email,
+    email_key = u.email_key, phone = u.phone, company = u.company, type = u.type,
     tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), notes = u.notes,
     external_ids = u.external_ids::jsonb, updated_at = u.updated_at
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-  AS u(id, first_name, last_name, email, email_key, phone, company, tags, notes, external_ids,
-       updated_at)
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
+  AS u(id, name, first_name, last_name, email, email_key, phone, company, type, tags, notes,
+       external_ids, updated_at)
 WHERE c.id = u.id"""
 
 ATTACH_EXTERNAL_IDS = """

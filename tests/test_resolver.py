@@ -188,3 +188,29 @@ async def test_a_command_the_database_refuses_is_rejected_and_its_neighbours_com
     assert len(await clients_in(pool, key.store_id)) == 7
     assert await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1",
                                orphan.store_id) == 0
+
+
+async def test_skip_mode_leaves_a_matched_client_as_it_is(pool: Pool,
+                                                          key: stores.IssuedKey) -> None:
+    first, = await resolve_batch(pool, [command(key, email="keep@shop.com", type="wholesale")])
+    skip = command(key, email="KEEP@shop.com", name="Other Name", company="New Co",
+                   phone="415-555-2671").model_copy(update={"on_match": "skip"})
+    again, = await resolve_batch(pool, [skip])
+    assert (again.outcome, again.client_id) == ("matched_email", first.client_id)
+    (row,) = await clients_in(pool, key.store_id)
+    assert (row["name"], row["company"], row["phone"], row["type"]) == \
+        ("Jane Doe", None, None, "wholesale")
+    assert await events_for(pool, row["id"]) == ["client.created"]
+
+
+async def test_update_mode_overwrites_with_the_records_non_empty_fields(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    await resolve_batch(pool, [command(key, email="upd@shop.com", company="Old Co",
+                                       notes="keep me", type="wholesale", tags=["vip"])])
+    update = command(key, email="upd@shop.com", name="Jane Q Public", company="New Co",
+                     tags=["net-30"]).model_copy(update={"on_match": "update"})
+    await resolve_batch(pool, [update])
+    (row,) = await clients_in(pool, key.store_id)
+    assert (row["name"], row["company"], row["notes"], row["type"], row["tags"]) == \
+        ("Jane Q Public", "New Co", "keep me", "wholesale", ["net-30"])
+    assert await events_for(pool, row["id"]) == ["client.created", "client.updated"]
