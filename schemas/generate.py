@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from schemas.dlq import DeadLetter
 from schemas.events import ClientEvent
+from schemas.imports import ImportChunk, ImportProgress
 from schemas.ingest import ClientRequest, IngestRecord
 from schemas.upsert import UpsertCommand, UpsertResult
 from shared import topics
@@ -32,6 +33,10 @@ CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
     topics.UPSERT_RESULTS: (UpsertResult, "send", "One result per request; key = request_id."),
     topics.EVENTS: (ClientEvent, "send", "client.created / client.updated / client.archived; "
                     "key = client id; dedupe on id."),
+    topics.IMPORT_CHUNKS: (ImportChunk, "receive", "Slices of an import file, published by "
+                           "`clients import`; key = job id / bucket."),
+    topics.IMPORT_PROGRESS: (ImportProgress, "send", "Import progress; key = job id; the last "
+                             "one has done: true."),
 }
 MODELS: list[type[BaseModel]] = [m for m, _, _ in CHANNELS.values()] + [ClientRequest]
 

@@ -6,11 +6,14 @@ import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import structlog
 
+from services.imports import submit as imports
+from services.imports.submit import ImportRequest
 from services.registry import SERVICES
 from shared import stores
 from shared.db import Pool, create_pool
@@ -72,6 +75,55 @@ async def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    target = args.target
+    if target[0] in ("status", "results") and len(target) == 2:
+        code: int = await _with_pool(settings,
+                                     lambda p: _import_report(p, target[0], target[1]))
+        return code
+    if len(target) != 1 or args.store is None:
+        print("usage: clients import FILE --store ID [--mode skip|update] [--source-label L] "
+              "[--results OUT.csv] [--json] | clients import status|results JOB",
+              file=sys.stderr)
+        return 2
+    request = ImportRequest(path=Path(target[0]), store_id=args.store, mode=args.mode,
+                            source_label=args.source_label)
+
+    def unmapped(columns: list[str]) -> None:
+        print(f"not imported (no matching field): {', '.join(columns)}", file=sys.stderr)
+
+    async def go(pool: Pool) -> int:
+        try:
+            final = await imports.submit(settings, pool, request, imports.ProgressBar(),
+                                         unmapped)
+        except (OSError, ValueError, LookupError) as e:  # unreadable, missing columns, store
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if args.results:
+            # a local file, written in a process that has nothing else to do meanwhile
+            with Path(args.results).open("w", newline="") as out:  # noqa: ASYNC230
+                await imports.write_results(pool, final.job_id, out)
+        print(imports.summary(final) if args.json else
+              f"import {final.job_id}: {final.total} rows, {final.created} created, "
+              f"{final.updated} updated, {final.skipped} skipped, {final.failed} failed")
+        return 0
+    result: int = await _with_pool(settings, go)
+    return result
+
+
+async def _import_report(pool: Pool, what: str, job: str) -> int:
+    try:
+        job_id = UUID(job)
+        if what == "status":
+            _print(await imports.job_status(pool, job_id))
+        else:
+            await imports.write_results(pool, job_id, sys.stdout)
+    except (ValueError, LookupError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     unknown = [n for n in args.services if n not in SERVICES]
     if unknown:
@@ -108,6 +160,17 @@ def _parser() -> argparse.ArgumentParser:
     krevoke = key.add_parser("revoke", help="revoke a key")
     krevoke.add_argument("key", type=UUID)
     krevoke.set_defaults(fn=cmd_key_revoke)
+
+    imp = sub.add_parser("import", help="import a CSV/XLSX file; or: import status|results JOB")
+    imp.add_argument("target", nargs="+", metavar="FILE | status JOB | results JOB")
+    imp.add_argument("--store", type=UUID)
+    imp.add_argument("--mode", choices=["skip", "update"], default="skip",
+                     help="what a row matching an existing client does (default skip)")
+    imp.add_argument("--source-label", help="stamped on created clients (default import:FILE)")
+    imp.add_argument("--results", metavar="OUT.csv", help="write row,status,client_id,column,"
+                     "message for every data row")
+    imp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    imp.set_defaults(fn=cmd_import)
 
     runp = sub.add_parser("run", help="run services (all by default)")
     runp.add_argument("services", nargs="*", metavar="SERVICE",

@@ -1,9 +1,10 @@
 """Every service `clients run` knows, by name. The one place that imports all of them."""
 
 from services.edge.app import SERVICE as EDGE
+from services.imports.app import SERVICE as IMPORTS
 from services.ingest.app import SERVICE as INGEST
 from services.relay.app import SERVICE as RELAY
 from services.upsert.app import SERVICE as UPSERT
 from shared.runner import Service
 
-SERVICES: dict[str, Service] = {s.name: s for s in (EDGE, INGEST, UPSERT, RELAY)}
+SERVICES: dict[str, Service] = {s.name: s for s in (EDGE, INGEST, UPSERT, IMPORTS, RELAY)}

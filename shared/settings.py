@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # The outbox relay: events per publish round, and how often it looks without a NOTIFY.
     relay_batch_size: int = Field(default=1000, ge=1)
     relay_idle_poll_s: float = Field(default=1.0, gt=0)
+    # Imports: rows per chunk (and at most this many bytes of it), chunks per handler call.
+    import_chunk_rows: int = Field(default=1000, ge=1)
+    import_chunk_bytes: int = Field(default=512 * 1024, ge=1024)
+    imports_batch_size: int = Field(default=4, ge=1)
     # POST /integrations/v1/clients waits this long for the result before answering 202.
     http_result_timeout_s: float = Field(default=5.0, gt=0)
 

@@ -1,0 +1,114 @@
+"""Reading import files as a stream of rows, and mapping their headers onto client fields.
+
+CSV (UTF-8, with or without BOM; comma, semicolon or tab, detected from the header line) and
+.xlsx (streamed, read-only). Headers match case-, space- and punctuation-insensitively, with
+synonyms, so a Shopify customers export or a HubSpot contacts export imports without editing.
+"""
+
+import csv
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.imports.errors import UnreadableFileError
+
+# client field -> header spellings (normalized: lower-case letters and digits), best first
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "email": ("email", "emailaddress", "mail", "emailaddresses", "primaryemail"),
+    "name": ("name", "fullname", "customername", "contactname", "clientname"),
+    "first_name": ("firstname", "givenname", "first", "forename"),
+    "last_name": ("lastname", "surname", "familyname", "last"),
+    "phone": ("phone", "phonenumber", "mobile", "mobilephone", "mobilephonenumber", "cell",
+              "cellphone", "telephone", "tel", "defaultaddressphone"),
+    "external_id": ("externalid", "customerid", "recordid", "contactid", "clientid", "id"),
+    "company": ("company", "companyname", "organization", "organisation", "business",
+                "defaultaddresscompany"),
+    "tags": ("tags", "tag", "labels"),
+    "notes": ("notes", "note", "comments", "comment"),
+    "type": ("type", "customertype", "clienttype"),
+}
+
+
+def normalize_header(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+@dataclass(frozen=True)
+class Mapping:
+    index: dict[str, int]       # client field -> column position
+    columns: dict[str, str]     # client field -> the header as the file spells it
+    unmapped: list[str]         # headers we do not import
+
+    def missing(self) -> list[str]:
+        """What the header cannot satisfy (seed 000: a name and one of email or phone)."""
+        gaps = []
+        if not {"name", "first_name", "last_name"} & self.index.keys():
+            gaps.append("a name column (Name, Full Name, or First Name / Last Name)")
+        if not {"email", "phone"} & self.index.keys():
+            gaps.append("an email or phone column")
+        return gaps
+
+
+def map_header(header: list[str]) -> Mapping:
+    normalized = [normalize_header(h) for h in header]
+    index: dict[str, int] = {}
+    for field, spellings in SYNONYMS.items():
+        for spelling in spellings:  # the best spelling present wins (Phone over Default Phone)
+            if spelling in normalized and normalized.index(spelling) not in index.values():
+                index[field] = normalized.index(spelling)
+                break
+    used = set(index.values())
+    return Mapping(index=index, columns={f: header[i] for f, i in index.items()},
+                   unmapped=[h for i, h in enumerate(header) if i not in used and h.strip()])
+
+
+@contextmanager
+def open_table(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
+    """(header, data rows) of a CSV or XLSX file, streamed."""
+    if path.suffix.lower() == ".xlsx":
+        with _xlsx(path) as table:
+            yield table
+        return
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            first = f.readline()
+            try:
+                dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+                    first, delimiters=",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            f.seek(0)
+            if f.read(1) != "\ufeff":
+                f.seek(0)
+            reader = csv.reader(f, dialect)
+            header = next(reader, None)
+            if not header:
+                raise UnreadableFileError(path, "the file is empty; a header row is required")
+            yield [h.strip() for h in header], reader
+    except UnicodeDecodeError as e:
+        raise UnreadableFileError(path, f"not UTF-8 text ({e.reason} at byte {e.start})") from e
+
+
+@contextmanager
+def _xlsx(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
+    import openpyxl  # only for .xlsx files
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = book.active.iter_rows(values_only=True) if book.active else iter(())
+        first = next(rows, None)
+        if not first:
+            raise UnreadableFileError(path, "the sheet is empty; a header row is required")
+        yield [_cell(v).strip() for v in first], ([_cell(v) for v in r] for r in rows)
+    finally:
+        book.close()
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a phone number or id typed as a number
+    return str(value)
