@@ -42,6 +42,10 @@ class ImportRequest:
     source_label: str | None = None
 
 
+# Chunks published but not yet acked: the CLI's memory stays flat however large the file.
+MAX_IN_FLIGHT = 16
+
+
 @dataclass
 class _Chunker:
     """Deals rows into buckets and publishes a bucket's chunk when it is full."""
@@ -81,6 +85,8 @@ class _Chunker:
         key = f"{chunk.job_id}/{bucket}".encode()
         self.sent.append(await self.producer.send(IMPORT_CHUNKS, chunk.model_dump_json().encode(),
                                                   key=key))
+        if len(self.sent) >= MAX_IN_FLIGHT:
+            await self.sent.pop(0)
         self.chunks += 1
         self.pending[bucket], self.sizes[bucket] = [], 0
 
