@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import random
-import resource
 import signal
 import sys
 import tempfile
@@ -91,11 +90,23 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
             sys.executable, "-m", "services.cli", "import", str(path), "--store", str(store_id),
             "--json", env={**os.environ, "LOG_LEVEL": "WARNING"},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        cli_rss = 0.0
+
+        async def watch_cli() -> None:  # its own high-water mark, read until it exits
+            nonlocal cli_rss
+            while cli.returncode is None:
+                try:
+                    cli_rss = max(cli_rss, peak_rss_mb(cli.pid))
+                except (FileNotFoundError, ProcessLookupError):
+                    return
+                await asyncio.sleep(0.2)
+
+        watching = asyncio.create_task(watch_cli())
         out, _ = await cli.communicate()
         wall = time.perf_counter() - start
+        watching.cancel()
         if cli.returncode != 0:
             raise RuntimeError(f"clients import failed ({cli.returncode})")
-        cli_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         worker_rss = [peak_rss_mb(p.pid) for p in procs]
     finally:
         for p in procs:

@@ -18,7 +18,7 @@ from services.imports.errors import MissingColumnsError
 from services.imports.submit import ImportRequest
 from shared import stores
 from shared.db import Pool
-from shared.topics import IMPORT_CHUNKS, IMPORT_PROGRESS
+from shared.topics import EVENTS, IMPORT_CHUNKS, IMPORT_PROGRESS
 from tests.conftest import Pipeline
 from tests.kafka_helpers import Watcher, produce
 
@@ -62,8 +62,10 @@ async def test_the_seeds_100_row_file_with_one_bad_row(
         pipeline: Pipeline, pool: Pool, store: stores.Store, tmp_path: Path) -> None:
     rows = [[f"Client {i}", f"client{i}@shop.example.com"] for i in range(100)]
     rows[41][1] = "client41-at-shop.example.com"           # spreadsheet row 43
-    final, seen, results = await run_import(
-        pipeline, pool, write_csv(tmp_path / "clients.csv", "Name,Email", rows), store)
+    async with Watcher(pipeline.settings.kafka_bootstrap_servers, EVENTS) as events:
+        final, seen, results = await run_import(
+            pipeline, pool, write_csv(tmp_path / "clients.csv", "Name,Email", rows), store)
+        created = await events.take(lambda v: v["store_id"] == str(store.id), count=99)
     assert (final.total, final.created, final.failed, final.skipped, final.updated) == \
         (100, 99, 1, 0, 0)
     assert final.done
@@ -73,6 +75,9 @@ async def test_the_seeds_100_row_file_with_one_bad_row(
     assert (bad["row"], bad["column"]) == ("43", "Email")
     assert "@" in bad["message"]
     assert len(await clients_of(pool, store)) == 99
+    # imported clients carry the import's source label and emit the usual events
+    assert {e["type"] for e in created} == {"client.created"}
+    assert {e["client"]["source_label"] for e in created} == {"import:clients.csv"}
 
 
 async def test_duplicates_in_the_database_and_within_the_file_are_skipped_saying_which(
@@ -141,6 +146,18 @@ async def test_a_full_name_column_is_split_and_synonyms_match(
     client = (await clients_of(pool, store))["jane@shop.com"]
     assert (client["name"], client["first_name"], client["last_name"], client["phone"]) == \
         ("Jane van Doe", "Jane", "van Doe", "+14155552671")
+
+
+@pytest.mark.parametrize(("delimiter", "bom"), [(",", True), (";", False), ("\t", False)])
+async def test_delimiters_and_a_byte_order_mark_are_detected(
+        pipeline: Pipeline, pool: Pool, store: stores.Store, tmp_path: Path, delimiter: str,
+        bom: bool) -> None:
+    path = write_csv(tmp_path / "d.csv", ["Email", "First Name", "Last Name", "Notes"],
+                     [["d@shop.com", "Dee", "Limiter", "a, b; c"]], delimiter=delimiter, bom=bom)
+    final, _, _ = await run_import(pipeline, pool, path, store)
+    assert final.created == 1
+    client = (await clients_of(pool, store))["d@shop.com"]
+    assert (client["name"], client["notes"]) == ("Dee Limiter", "a, b; c")
 
 
 async def test_xlsx_files_import_too(pipeline: Pipeline, pool: Pool, store: stores.Store,
@@ -214,3 +231,9 @@ async def test_the_cli_prints_the_summary_and_writes_the_results_file(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     status_out, _ = await asyncio.wait_for(status.communicate(), timeout=60)
     assert json.loads(status_out)["done"] is True
+
+    later = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "import", "results", summary["job_id"],
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    results_out, _ = await asyncio.wait_for(later.communicate(), timeout=60)
+    assert list(csv.reader(io.StringIO(results_out.decode()))) == got

@@ -44,6 +44,9 @@ async def process_chunk(pool: Pool, producer: AIOKafkaProducer, chunk: ImportChu
     if counts is None:
         log.error("chunk of an unknown import job", job_id=str(chunk.job_id))
         return
+    if await pool.fetchval(sql.CHUNK_DONE, chunk.job_id, chunk.chunk_no):  # delivered again
+        await publish_keyed(producer, IMPORT_PROGRESS, [(str(chunk.job_id), progress_of(counts))])
+        return
     outcomes = await _resolve_rows(pool, chunk)
     async with pool.acquire() as conn, conn.transaction():
         if await conn.fetchval(sql.MARK_CHUNK, chunk.job_id, chunk.chunk_no) is None:

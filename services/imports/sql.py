@@ -16,6 +16,7 @@ SELECT id, store_id, filename, mode, source_label, unmapped_columns, total, chun
        processed, created, updated, skipped, failed, created_at, finished_at
 FROM import_jobs WHERE id = $1"""
 
+CHUNK_DONE = "SELECT 1 FROM import_chunks WHERE job_id = $1 AND chunk_no = $2"
 MARK_CHUNK = """
 INSERT INTO import_chunks (job_id, chunk_no) VALUES ($1, $2)
 ON CONFLICT DO NOTHING RETURNING chunk_no"""
