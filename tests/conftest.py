@@ -86,13 +86,19 @@ async def scratch_database(settings: Settings) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def private_pool(settings: Settings) -> AsyncIterator[Pool]:
-    """A migrated database no running service touches (no relay empties its outbox)."""
+async def private_database(settings: Settings) -> AsyncIterator[str]:
+    """A migrated database no running service touches (no relay empties its outbox or holds
+    its advisory locks)."""
     async with scratch_database_url(settings) as url:
         await migrate(url)
-        pool = await create_pool(settings.model_copy(update={"database_url": url}))
-        yield pool
-        await pool.close()
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def private_pool(settings: Settings, private_database: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(settings.model_copy(update={"database_url": private_database}))
+    yield pool
+    await pool.close()
 
 
 def free_port() -> int:
