@@ -19,10 +19,6 @@ REVOKE_KEY = """
 UPDATE integration_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE id = $1
 RETURNING id, revoked_at"""
-AUTHENTICATE = """
-SELECT k.id, k.store_id, k.label, s.region
-FROM integration_keys k JOIN stores s ON s.id = k.store_id
-WHERE k.token_hash = $1 AND k.revoked_at IS NULL"""
 AUTHENTICATE_MANY = """
 SELECT k.token_hash, k.id, k.store_id, k.label, s.region
 FROM integration_keys k JOIN stores s ON s.id = k.store_id
@@ -96,11 +92,7 @@ async def revoke_key(pool: Pool, key_id: UUID) -> datetime:
 
 async def authenticate(pool: Pool, token: str) -> KeyIdentity | None:
     """The live key behind a token, or None for an unknown or revoked one."""
-    row = await pool.fetchrow(AUTHENTICATE, hash_token(token))
-    if row is None:
-        return None
-    return KeyIdentity(key_id=row["id"], store_id=row["store_id"], label=row["label"],
-                       region=row["region"])
+    return (await authenticate_many(pool, [token])).get(token)
 
 
 async def authenticate_many(pool: Pool, tokens: Iterable[str]) -> dict[str, KeyIdentity]:
