@@ -27,8 +27,8 @@ fi
 
 # PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` system user
 # (created by the Debian package), who must be able to reach the folder.
-as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+as_owner() {  # from /: the caller's folder may be one the postgres user cannot enter
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 if [ "$(id -u)" -eq 0 ] && [ "${1:-}" = up ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
