@@ -145,11 +145,10 @@ async def _skip_done_requests(conn: Connection, commands: Sequence[UpsertCommand
 
 
 async def _look_up(conn: Connection, commands: Sequence[UpsertCommand], plan: _Plan) -> None:
-    with_external = [c for c in commands if c.external_id and c.integration_key_id]
-    if with_external:
-        rows = await conn.fetch(sql.BY_EXTERNAL_ID,
-                                [c.integration_key_id for c in with_external],
-                                [c.external_id for c in with_external])
+    externals = [k for c in commands if (k := _external_key(c))]
+    if externals:
+        rows = await conn.fetch(sql.BY_EXTERNAL_ID, [key for key, _ in externals],
+                                [ext for _, ext in externals])
         plan.by_external.update({(r["integration_key_id"], r["external_id"]): r["client_id"]
                                  for r in rows})
     with_email = [c for c in commands if c.email_key]
@@ -159,9 +158,15 @@ async def _look_up(conn: Connection, commands: Sequence[UpsertCommand], plan: _P
         plan.by_email.update({(r["store_id"], r["email_key"]): r["id"] for r in rows})
 
 
+def _external_key(c: UpsertCommand) -> tuple[UUID, str] | None:
+    """Step 1's key: an external id counts only with the integration key that sent it."""
+    if c.external_id and c.integration_key_id:
+        return c.integration_key_id, c.external_id
+    return None
+
+
 def _decide(index: int, c: UpsertCommand, plan: _Plan) -> None:
-    external = (c.integration_key_id, c.external_id) if c.external_id and c.integration_key_id \
-        else None
+    external = _external_key(c)
     outcome: Outcome
     if external and external in plan.by_external:
         client_id, outcome = plan.by_external[external], "matched_external_id"
@@ -187,12 +192,12 @@ def _decide(index: int, c: UpsertCommand, plan: _Plan) -> None:
 
 
 def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str, Any]:
+    external = _external_key(c)
     return {
         "id": client_id, "store_id": c.store_id, "name": c.name, "first_name": c.first_name,
         "last_name": c.last_name, "email": c.email, "email_key": c.email_key, "phone": c.phone,
         "company": c.company, "type": c.type or "retail", "tags": list(c.tags), "notes": c.notes,
-        "external_ids": ({str(c.integration_key_id): c.external_id}
-                         if c.external_id and c.integration_key_id else {}),
+        "external_ids": {str(external[0]): external[1]} if external else {},
         "source_label": c.source_label, "source_external_id": c.external_id,
         "source_integration_key_id": c.integration_key_id,
         "created_at": now, "updated_at": now,
@@ -222,9 +227,9 @@ def _fill_blanks(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> Non
         if owner is None:  # the address is nobody else's in this store
             snapshot["email"], snapshot["email_key"] = c.email, c.email_key
             plan.by_email[(c.store_id, c.email_key)] = snapshot["id"]
-    if c.external_id and c.integration_key_id:
-        snapshot["external_ids"] = {**snapshot["external_ids"],
-                                    str(c.integration_key_id): c.external_id}
+    if external := _external_key(c):
+        key, ext = external
+        snapshot["external_ids"] = {**snapshot["external_ids"], str(key): ext}
 
 
 async def _write(conn: Connection, plan: _Plan) -> None:
@@ -278,8 +283,7 @@ def _columns(rows: Sequence[dict[str, Any]], cols: Sequence[str]) -> list[list[A
 
 
 async def _attach_external_ids(conn: Connection, plan: _Plan) -> None:
-    attach = {(c.integration_key_id, c.external_id): r.client_id
-              for c, r in plan.touches if c.external_id and c.integration_key_id}
+    attach = {k: r.client_id for c, r in plan.touches if (k := _external_key(c))}
     if attach:
         await conn.execute(sql.ATTACH_EXTERNAL_IDS, [k for k, _ in attach],
                            [e for _, e in attach], list(attach.values()))

@@ -18,6 +18,7 @@ from schemas.ingest import ClientRequest
 from services.edge import sql
 from shared.db import Pool
 from shared.normalize import InvalidRecordError, field_errors, to_command
+from shared.publish import JSON_HEADERS
 from shared.resources import Deps
 from shared.stores import authenticate
 from shared.topics import INGEST
@@ -58,7 +59,7 @@ async def upsert_client(deps: Deps, authorization: str | None, raw: bytes) -> An
     message = {**body, "request_id": request_id, "integration_key": token}
     await deps.producer.send_and_wait(INGEST, json.dumps(message).encode(),
                                       key=request_id.encode(),
-                                      headers=[("content-type", b"application/json")])
+                                      headers=JSON_HEADERS)
     found = await _wait_for_result(deps.pool, identity.store_id, request_id,
                                    deps.settings.http_result_timeout_s)
     if found is None:

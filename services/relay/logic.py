@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaError
 from services.relay import sql
 from shared.db import Pool
 from shared.outbox import CHANNEL
+from shared.publish import JSON_HEADERS
 from shared.resources import Deps
 
 log = structlog.get_logger(__name__)
@@ -25,7 +26,7 @@ async def publish_pending(pool: Pool, producer: AIOKafkaProducer, limit: int) ->
         if not rows:
             return 0
         futures = [await producer.send(r["topic"], r["payload"].encode(), key=r["key"].encode(),
-                                       headers=[("content-type", b"application/json"),
+                                       headers=[*JSON_HEADERS,
                                                 ("event-id", str(r["event_id"]).encode())])
                    for r in rows]
         await asyncio.gather(*futures)
