@@ -27,14 +27,13 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
 from shared.settings import Settings
 from shared.topics import EVENTS, INGEST, UPSERT, UPSERT_RESULTS, TopicSpec, ensure_topics
-from tests.kafka_helpers import fast_forward, group_members
+from tests.kafka_helpers import admin_client, fast_forward, group_members
 
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances",
          "John", "Radia", "Dennis", "Katherine", "Linus", "Guido", "Anita", "Niklaus", "Sophie"]
@@ -213,10 +212,8 @@ async def baseline_kafka(settings: Settings, records: list[dict[str, Any]]) -> f
     finally:
         await producer.stop()
         await consumer.stop()
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        await admin.delete_topics([topic])
-        await admin.close()
+        async with admin_client(bootstrap) as admin:
+            await admin.delete_topics([topic])
 
 
 async def main() -> None:

@@ -2,7 +2,8 @@
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -23,24 +24,26 @@ async def produce(bootstrap: str, topic: str, values: list[Any],
         await producer.stop()
 
 
-async def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    """Sum of the group's committed offsets on `topic`: the number of records it has finished."""
+@asynccontextmanager
+async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(group)
+        yield admin
     finally:
         await admin.close()
+
+
+async def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """Sum of the group's committed offsets on `topic`: the number of records it has finished."""
+    async with admin_client(bootstrap) as admin:
+        offsets = await admin.list_consumer_group_offsets(group)
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
 async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         (described,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
     return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
 
 
@@ -117,11 +120,7 @@ async def fast_forward(bootstrap: str, group: str, topics: list[str]) -> None:
 
 async def group_members(bootstrap: str, group: str) -> int:
     """How many consumers a group has once it is stable (0 while it rebalances)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         (described,) = await admin.describe_consumer_groups([group])
-    finally:
-        await admin.close()
     (group_info,) = described.to_object()["groups"]
     return len(group_info["members"]) if group_info["state"] == "Stable" else 0

@@ -1,18 +1,7 @@
-from aiokafka.admin import AIOKafkaAdminClient
-
 from shared.settings import Settings
 from shared.topics import HIGH_VOLUME, TopicSpec, ensure_topics, project_topics
 from tests.conftest import unique
-
-
-async def describe(bootstrap: str, name: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (topic,) = await admin.describe_topics([name])
-        return len(topic["partitions"])
-    finally:
-        await admin.close()
+from tests.kafka_helpers import partitions_of
 
 
 def test_high_volume_topics_get_at_least_six_partitions(settings: Settings) -> None:
@@ -28,7 +17,7 @@ async def test_provisioning_creates_then_is_idempotent_then_grows(settings: Sett
     assert await ensure_topics(bootstrap, [TopicSpec(a, 6), TopicSpec(b, 2)]) == {a: 6, b: 2}
     assert await ensure_topics(bootstrap, [TopicSpec(a, 6), TopicSpec(b, 2)]) == {a: 6, b: 2}
     assert await ensure_topics(bootstrap, [TopicSpec(b, 4)]) == {b: 4}
-    assert await describe(bootstrap, b) == 4
+    assert len(await partitions_of(bootstrap, b)) == 4
     # Kafka cannot shrink a topic: asking for fewer leaves it as it is.
     assert await ensure_topics(bootstrap, [TopicSpec(a, 3)]) == {a: 6}
 
