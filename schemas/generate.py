@@ -20,6 +20,7 @@ from schemas.events import ClientEvent
 from schemas.imports import ImportChunk, ImportProgress
 from schemas.ingest import ClientRequest, IngestRecord
 from schemas.upsert import UpsertCommand, UpsertResult
+from schemas.webhooks import EndpointDisabled, WebhookPayload
 from shared import topics
 
 OUT = Path(__file__).parent / "generated"
@@ -37,8 +38,12 @@ CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
                            "`clients import`; key = job id / bucket."),
     topics.IMPORT_PROGRESS: (ImportProgress, "send", "Import progress; key = job id; the last "
                              "one has done: true."),
+    topics.WEBHOOK_EVENTS: (EndpointDisabled, "send", "webhook.endpoint_disabled when an "
+                            "endpoint answered 410 or failed for the whole window; key = "
+                            "endpoint id."),
 }
-MODELS: list[type[BaseModel]] = [m for m, _, _ in CHANNELS.values()] + [ClientRequest]
+MODELS: list[type[BaseModel]] = [m for m, _, _ in CHANNELS.values()] + [ClientRequest,
+                                                                         WebhookPayload]
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

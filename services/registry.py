@@ -5,6 +5,8 @@ from services.imports.app import SERVICE as IMPORTS
 from services.ingest.app import SERVICE as INGEST
 from services.relay.app import SERVICE as RELAY
 from services.upsert.app import SERVICE as UPSERT
+from services.webhooks.app import SERVICE as WEBHOOKS
 from shared.runner import Service
 
-SERVICES: dict[str, Service] = {s.name: s for s in (EDGE, INGEST, UPSERT, IMPORTS, RELAY)}
+SERVICES: dict[str, Service] = {s.name: s for s in (EDGE, INGEST, UPSERT, IMPORTS, RELAY,
+                                                      WEBHOOKS)}

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from schemas.events import ClientEvent, ClientSnapshot, EventType
 from shared.db import Connection
 from shared.topics import EVENTS
@@ -27,9 +29,16 @@ def client_event(kind: EventType, row: dict[str, Any], at: datetime) -> ClientEv
 
 
 async def add_events(conn: Connection, events: Sequence[ClientEvent]) -> None:
-    if not events:
+    """Client events, keyed by client id."""
+    await add_messages(conn, EVENTS, [(e.id, str(e.client.id), e) for e in events])
+
+
+async def add_messages(conn: Connection, topic: str,
+                       messages: Sequence[tuple[uuid.UUID, str, BaseModel]]) -> None:
+    """(event id, key, payload) for `topic`, published by the relay after this commits."""
+    if not messages:
         return
-    await conn.execute(INSERT, [e.id for e in events], [EVENTS] * len(events),
-                       [str(e.client.id) for e in events],
-                       [e.model_dump(mode="json") for e in events])
+    await conn.execute(INSERT, [m[0] for m in messages], [topic] * len(messages),
+                       [m[1] for m in messages],
+                       [m[2].model_dump(mode="json") for m in messages])
     await conn.execute(NOTIFY, CHANNEL)

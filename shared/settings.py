@@ -40,6 +40,25 @@ class Settings(BaseSettings):
     # POST /integrations/v1/clients waits this long for the result before answering 202.
     http_result_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Webhooks (Standard Webhooks): per-attempt timeout; the retry schedule after the first
+    # attempt (seconds, each with +/- jitter); how long an endpoint may fail without a success
+    # before it is disabled; how long a rotated-out secret still signs.
+    webhook_timeout_s: float = Field(default=15.0, gt=0)
+    webhook_retry_schedule_s: list[float] = Field(
+        default=[5, 300, 1800, 7200, 18000, 36000, 36000])
+    webhook_retry_jitter: float = Field(default=0.1, ge=0, lt=1)
+    webhook_disable_after_s: float = Field(default=5 * 86400, gt=0)
+    webhook_secret_overlap_s: float = Field(default=86400, ge=0)
+    # SSRF guard: networks (CIDR) an endpoint may resolve to although they are not public.
+    webhook_allowed_networks: list[str] = Field(default=[])
+    # Outbound concurrency: overall and per endpoint; deliveries claimed per round; how long a
+    # claimed delivery stays with its dispatcher before another may take it.
+    webhook_max_in_flight: int = Field(default=512, ge=1)
+    webhook_max_per_endpoint: int = Field(default=16, ge=1)
+    webhook_claim_batch: int = Field(default=500, ge=1)
+    webhook_lease_s: float = Field(default=120.0, gt=0)
+    webhooks_batch_size: int = Field(default=500, ge=1)
+
     # On SIGTERM/SIGINT, how long in-flight batches may take to finish before we stop anyway.
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     # How long a health check waits for the broker or the database.

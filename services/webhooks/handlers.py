@@ -1,0 +1,36 @@
+"""Thin Kafka handler: client events in, deliveries recorded (no HTTP on this path, so no
+endpoint can slow the partition down)."""
+
+import structlog
+from faststream.kafka import KafkaRouter
+from pydantic import ValidationError
+
+from schemas.events import ClientEvent
+from services.webhooks.logic import record_deliveries
+from shared.broker import Records, raw_batch_subscriber
+from shared.resources import Deps
+from shared.topics import EVENTS
+
+GROUP = "webhooks"
+log = structlog.get_logger(__name__)
+
+
+def router(deps: Deps) -> KafkaRouter:
+    r = KafkaRouter()
+
+    @raw_batch_subscriber(r, EVENTS, group=deps.settings.group_prefix + GROUP,
+                          max_records=deps.settings.webhooks_batch_size)
+    async def on_events(records: Records) -> None:
+        events = []
+        for record in records:
+            try:
+                events.append(ClientEvent.model_validate_json(record.value or b""))
+            except ValidationError as e:  # only our relay writes here: a bug, not input
+                log.error("unreadable client event skipped", service="webhooks",
+                          topic=record.topic, partition=record.partition,
+                          offset=record.offset, error=str(e))
+        created = await record_deliveries(deps.pool, events)
+        log.debug("webhook deliveries recorded", service="webhooks", events=len(events),
+                  deliveries=created)
+
+    return r
