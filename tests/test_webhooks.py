@@ -103,9 +103,9 @@ async def test_a_failing_endpoint_gets_the_event_again_with_the_same_webhook_id(
     await publish_events(service, [event])
 
     await eventually(lambda: _all_settled(pool, [endpoint["id"]]))
-    assert hook.ids() == [str(event.id)] * 3
     (delivery,) = await deliveries(pool, endpoint["id"])
-    assert (delivery["state"], delivery["tries"]) == ("succeeded", 3)
+    assert (delivery["state"], delivery["tries"]) == ("succeeded", 3), delivery
+    assert hook.ids() == [str(event.id)] * 3
     log = await endpoints.attempts(pool, delivery["id"])
     assert [a["status_code"] for a in log] == [500, 500, 200]
     assert log[0]["response"] == "answered 500"

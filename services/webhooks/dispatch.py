@@ -35,14 +35,14 @@ class Dispatcher:
         self.pool, self.settings, self.session, self.allowed = pool, settings, session, allowed
         self.max_held = settings.webhook_max_in_flight * 2
         self.endpoint_share = settings.webhook_max_per_endpoint * 2
-        self.held: Counter[object] = Counter()       # claimed, not yet settled, per endpoint
+        self.held: Counter[object] = Counter()       # claimed, not yet attempted, per endpoint
         self.slots: dict[object, asyncio.Semaphore] = {}
-        self.claimed: dict[int, Claimed] = {}
+        self.claimed: dict[int, Claimed] = {}        # claimed, not yet settled
         self.stopping = False
         self.done: list[tuple[Claimed, Attempt]] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()      # NOTIFY: new deliveries
-        self.room = asyncio.Event()      # settled deliveries freed room to claim
+        self.room = asyncio.Event()      # finished attempts freed room to claim
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = await asyncpg.connect(self.settings.database_url)
@@ -52,15 +52,16 @@ class Dispatcher:
             log.info("webhook dispatcher started")
             while not stop.is_set():
                 self.wake.clear()
+                self.room.clear()
                 wanted = min(self.settings.webhook_claim_batch,
                              self.max_held - sum(self.held.values()))
                 if wanted <= 0:
-                    self.room.clear()
                     await _first(stop, self.room, within=IDLE_POLL_S)
                     continue
                 got = await self._claim(wanted)
-                if got < wanted:
-                    await _first(stop, self.wake, within=await self._until_next_due())
+                if got < wanted:  # nothing more due, or only for endpoints with full shares
+                    await _first(stop, self.wake, self.room,
+                                 within=await self._until_next_due())
         finally:
             await self._drain()
             settler.cancel()
@@ -88,11 +89,18 @@ class Dispatcher:
     async def _deliver(self, c: Claimed) -> None:
         slot = self.slots.setdefault(c.endpoint_id,
                                      asyncio.Semaphore(self.settings.webhook_max_per_endpoint))
-        async with slot:
-            if self.stopping:
-                return
-            attempt = await post(self.session, self.allowed, c.url, c.event_id, c.body,
-                                 c.secrets)
+        try:
+            async with slot:
+                if self.stopping:
+                    return
+                attempt = await post(self.session, self.allowed, c.url, c.event_id, c.body,
+                                     c.secrets)
+        finally:
+            self.held[c.endpoint_id] -= 1
+            if self.held[c.endpoint_id] <= 0:
+                del self.held[c.endpoint_id]
+                self.slots.pop(c.endpoint_id, None)
+            self.room.set()
         log.debug("webhook attempt", delivery_id=c.id, endpoint_id=str(c.endpoint_id),
                   event_id=str(c.event_id), status=attempt.status_code,
                   latency_ms=round(attempt.latency_ms, 1), error=attempt.error)
@@ -120,11 +128,6 @@ class Dispatcher:
                 asyncio.get_running_loop().call_later(min(retries), self.wake.set)
             for c, _ in batch:
                 self.claimed.pop(c.id, None)
-                self.held[c.endpoint_id] -= 1
-                if self.held[c.endpoint_id] <= 0:
-                    del self.held[c.endpoint_id]
-                    self.slots.pop(c.endpoint_id, None)
-            self.room.set()
 
     async def _drain(self) -> None:
         """Stopping: attempts under way may finish (up to the graceful timeout); deliveries

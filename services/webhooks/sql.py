@@ -28,30 +28,23 @@ FROM matched
 ON CONFLICT (endpoint_id, event_id) DO NOTHING
 RETURNING state"""
 
-# Due deliveries, oldest first, at most $3 per endpoint and none for the endpoints in $2 (this
-# dispatcher already holds as many of theirs as it may), so one endpoint's backlog cannot fill
-# a claim. Ranking looks at the oldest $1 * 4 due rows only, which bounds its cost. Claiming
-# moves next_attempt_at past the lease: if this dispatcher dies, they fall due again.
+# Due deliveries, oldest first per endpoint, at most $3 per endpoint and none for the endpoints
+# in $2 (this dispatcher already holds as many of theirs as it may): one endpoint's backlog
+# never fills a claim, and each probe is one index range. Claiming moves next_attempt_at past
+# the lease: if this dispatcher dies, they fall due again.
 CLAIM = """
-WITH oldest AS (
-    SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
-    WHERE d.state = 'pending' AND d.next_attempt_at <= now()
-      AND d.endpoint_id <> ALL ($2::uuid[])
-    ORDER BY d.next_attempt_at LIMIT $1 * 4
-), ranked AS (
-    SELECT id, next_attempt_at,
-           row_number() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at) AS n
-    FROM oldest
-), due AS (
-    SELECT d.id FROM webhook_deliveries d JOIN ranked r ON r.id = d.id
-    WHERE r.n <= $3 AND d.state = 'pending'
-    ORDER BY r.next_attempt_at LIMIT $1
-    FOR UPDATE OF d SKIP LOCKED
+WITH due AS (
+    SELECT d.id FROM webhook_endpoints e CROSS JOIN LATERAL (
+        SELECT id FROM webhook_deliveries
+        WHERE endpoint_id = e.id AND state = 'pending' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at LIMIT $3
+        FOR UPDATE SKIP LOCKED) d
+    WHERE e.disabled_at IS NULL AND e.id <> ALL ($2::uuid[])
+    LIMIT $1
 )
 UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => $4)
 FROM due, webhook_endpoints e, webhook_messages m
 WHERE d.id = due.id AND e.id = d.endpoint_id AND m.event_id = d.event_id
-  AND e.disabled_at IS NULL
 RETURNING d.id, d.endpoint_id, d.event_id, d.tries, e.url, e.secret,
           CASE WHEN e.previous_secret_until > now() THEN e.previous_secret END
               AS previous_secret,

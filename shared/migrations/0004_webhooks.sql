@@ -40,7 +40,9 @@ CREATE TABLE webhook_deliveries (
     finished_at     timestamptz,
     UNIQUE (endpoint_id, event_id)
 );
-CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at)
+CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (endpoint_id, next_attempt_at)
+    WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_next_idx ON webhook_deliveries (next_attempt_at)
     WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_failed_idx ON webhook_deliveries (endpoint_id, created_at)
     WHERE state = 'failed';

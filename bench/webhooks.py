@@ -1,0 +1,231 @@
+"""Webhook fan-out: signed deliveries/s and event-to-delivery latency, beside plain aiohttp.
+
+    python -m bench.webhooks [--events 5000] [--endpoints 4] [--workers 1]
+
+Runs a local receiver in another process and `--workers` processes of `clients run webhooks`,
+registers `--endpoints` endpoints on the receiver for one store, then two phases:
+1. all endpoints live: `--events` client events published at once to clients.events.v1;
+   deliveries/s from the first publish to the last delivery received, and p50/p99 of
+   event time -> received time;
+2. the same with one more endpoint that accepts connections and never answers (dead): the live
+   endpoints' figures again;
+3. latency: `--events`/5 more at a steady `--steady-rate` events/s, the dead endpoint still
+   there; p50/p99 event -> delivery when not queueing behind a burst.
+Baseline from the same run: the same number of plain aiohttp POSTs (no signing, no database)
+from this process to the same receiver. Peak RSS of the workers and the receiver.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from bench.ingest import peak_rss_mb
+from services.webhooks import endpoints
+from shared import stores
+from shared.db import create_pool
+from shared.runner import prepare
+from shared.settings import Settings
+from shared.topics import EVENTS
+from tests.conftest import free_port
+from tests.kafka_helpers import fast_forward, group_members
+from tests.webhook_helpers import client_event
+
+CONCURRENCY = 256
+
+
+# --- the receiver (another process) ---
+
+def receiver_main(port: int) -> None:
+    counts: dict[str, int] = defaultdict(int)
+    latencies: dict[str, list[float]] = defaultdict(list)
+    hang = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        body = await request.read()
+        if name.startswith("dead"):
+            await hang.wait()
+        counts[name] += 1
+        if request.headers.get("webhook-id"):
+            sent = datetime.fromisoformat(json.loads(body)["timestamp"])
+            latencies[name].append((datetime.now(UTC) - sent).total_seconds() * 1000)
+        return web.Response(text="ok")
+
+    async def stats(_: web.Request) -> web.Response:
+        return web.json_response({"counts": counts, "latencies": latencies,
+                                  "peak_rss_mb": peak_rss_mb()})
+
+    async def reset(_: web.Request) -> web.Response:
+        counts.clear()
+        latencies.clear()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hooks/{name}", hook)
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/reset", reset)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None,
+                shutdown_timeout=0.5)
+
+
+# --- the bench ---
+
+async def wait_for(http: aiohttp.ClientSession, base: str, names: list[str], each: int,
+                   within: float) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        async with http.get(f"{base}/stats") as r:
+            stats: dict[str, Any] = await r.json()
+        if all(stats["counts"].get(n, 0) >= each for n in names):
+            return stats
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not delivered within {within}s: {stats['counts']}")
+        await asyncio.sleep(0.05)
+
+
+async def phase(settings: Settings, http: aiohttp.ClientSession, base: str,
+                store_id: uuid.UUID, live: list[str], n: int, rate: float = 0
+                ) -> dict[str, Any]:
+    """Publish n events (all at once, or `rate` per second) and wait for every delivery."""
+    await http.post(f"{base}/reset")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers,
+                                linger_ms=5, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = []
+        for i in range(n):
+            if rate:
+                await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            e = client_event(store_id)
+            futures.append(await producer.send(EVENTS, e.model_dump_json().encode(),
+                                               key=str(e.client.id).encode()))
+        await asyncio.gather(*futures)
+        published = time.perf_counter() - started
+    finally:
+        await producer.stop()
+    stats = await wait_for(http, base, live, n, within=600)
+    elapsed = time.perf_counter() - started
+    lat = sorted(x for name in live for x in stats["latencies"][name])
+    q = statistics.quantiles(lat, n=100)
+    return {"deliveries": n * len(live), "published_s": published, "elapsed_s": elapsed,
+            "p50_ms": q[49], "p99_ms": q[98], "receiver_rss_mb": stats["peak_rss_mb"]}
+
+
+async def baseline(http: aiohttp.ClientSession, base: str, names: list[str], n: int) -> float:
+    body = client_event(uuid.uuid4()).model_dump_json().encode()
+    urls = [f"{base}/hooks/{name}" for name in names for _ in range(n)]
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(url: str) -> None:
+        async with sem, http.post(url, data=body,
+                                  headers={"content-type": "application/json"}) as r:
+            await r.read()
+    started = time.perf_counter()
+    await asyncio.gather(*(one(u) for u in urls))
+    return time.perf_counter() - started
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--endpoints", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--steady-rate", type=float, default=250,
+                        help="events/s of the latency phase")
+    args = parser.parse_args()
+    allow = '["127.0.0.1/32"]'
+    os.environ["WEBHOOK_ALLOWED_NETWORKS"] = allow
+    settings = Settings()
+    await prepare(settings)
+    pool = await create_pool(settings)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    receiver = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.webhooks", "--receiver", str(port))
+    store = await stores.create_store(pool, f"webhook bench {uuid.uuid4().hex[:6]}")
+    live = [f"live{i}" for i in range(args.endpoints)]
+    made = [await endpoints.add_endpoint(pool, settings, store.id, f"{base}/hooks/{name}", [])
+            for name in live]
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    await fast_forward(settings.kafka_bootstrap_servers, prefix + "webhooks", [EVENTS])
+    env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
+           "WEBHOOK_ALLOWED_NETWORKS": allow, "GRACEFUL_TIMEOUT_S": "2"}
+    workers = [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "run", "webhooks", env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(args.workers)]
+    try:
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    async with http.get(f"{base}/stats"):
+                        pass
+                    if await group_members(settings.kafka_bootstrap_servers,
+                                           prefix + "webhooks") == args.workers:
+                        break
+                except aiohttp.ClientError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("receiver or workers did not start")
+                await asyncio.sleep(0.2)
+            raw_s = await baseline(http, base, live, args.events)
+            healthy = await phase(settings, http, base, store.id, live, args.events)
+            dead = await endpoints.add_endpoint(pool, settings, store.id,
+                                                f"{base}/hooks/dead0", [])
+            made.append(dead)
+            degraded = await phase(settings, http, base, store.id, live, args.events)
+            steady = await phase(settings, http, base, store.id, live,
+                                 max(1, args.events // 5), args.steady_rate)
+            rss = [peak_rss_mb(w.pid) for w in workers]
+    finally:
+        for m in made:
+            await endpoints.set_enabled(pool, m["id"], False)
+        for p in (*workers, receiver):
+            if p.returncode is None:
+                p.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(p.wait() for p in (*workers, receiver)))
+        await pool.close()
+
+    n = args.events * args.endpoints
+    print(f"webhooks bench: {args.events} events x {args.endpoints} endpoints = {n} signed "
+          f"deliveries, {args.workers} worker process(es), {os.cpu_count()} cores; Kafka, "
+          "PostgreSQL and the receiver on this machine")
+    for title, f in (("all endpoints live", healthy),
+                     ("one more endpoint dead (never answers)", degraded)):
+        print(f"  {title}:")
+        print(f"    publish           {f['published_s']:.2f} s")
+        print(f"    all delivered     {f['elapsed_s']:.2f} s   "
+              f"{f['deliveries'] / f['elapsed_s']:,.0f} deliveries/s (first publish to last "
+              "delivery)")
+        print(f"    event->delivery   p50 {f['p50_ms']:.0f} ms   p99 {f['p99_ms']:.0f} ms")
+    print(f"  latency phase, dead endpoint still there: {steady['deliveries']} deliveries, "
+          f"{args.steady_rate:,.0f} events/s x {args.endpoints} endpoints")
+    print(f"    event->delivery   p50 {steady['p50_ms']:.0f} ms   p99 {steady['p99_ms']:.0f} ms")
+    print(f"  peak RSS            workers {[round(r) for r in rss]} MB, receiver "
+          f"{degraded['receiver_rss_mb']:.0f} MB")
+    print("  baseline (same run, same receiver):")
+    print(f"    plain aiohttp POSTs ({CONCURRENCY} concurrent)   {raw_s:.2f} s   "
+          f"{n / raw_s:,.0f} requests/s")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--receiver"]:  # the receiver process, started by main()
+        receiver_main(int(sys.argv[2]))
+    else:
+        asyncio.run(main())
