@@ -19,6 +19,7 @@ from schemas.dlq import DeadLetter
 from schemas.events import ClientEvent
 from schemas.imports import ImportChunk, ImportProgress
 from schemas.ingest import ClientRequest, IngestRecord
+from schemas.messages import InboxCommand, MessageEvent, OutboundMessage, ProviderCallback
 from schemas.upsert import UpsertCommand, UpsertResult
 from schemas.webhooks import EndpointDisabled, WebhookPayload
 from shared import topics
@@ -38,6 +39,14 @@ CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
                            "`clients import`; key = job id / bucket."),
     topics.IMPORT_PROGRESS: (ImportProgress, "send", "Import progress; key = job id; the last "
                              "one has done: true."),
+    topics.MESSAGES_OUTBOUND: (OutboundMessage, "receive", "Messages to send to a client; "
+                               "key = message_id (the idempotency key)."),
+    topics.MESSAGES_EVENTS: (MessageEvent, "send", "Every state change of a message: queued, "
+                             "sent, delivered, failed, received; key = message_id."),
+    topics.DELIVERY_CALLBACKS: (ProviderCallback, "send", "Genuine SendBlue / Resend callbacks "
+                                "as received (also received by the delivery service)."),
+    topics.INBOX_COMMANDS: (InboxCommand, "receive", "Operator actions on threads: mark_read, "
+                            "close, reopen, reply; key = thread_id."),
     topics.WEBHOOK_EVENTS: (EndpointDisabled, "send", "webhook.endpoint_disabled when an "
                             "endpoint answered 410 or failed for the whole window; key = "
                             "endpoint id."),

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import structlog
 
+from services.delivery import queries as inbox
 from services.imports import submit as imports
 from services.imports.submit import ImportRequest
 from services.registry import SERVICES
@@ -55,6 +56,35 @@ async def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_store_create(settings: Settings, args: argparse.Namespace) -> int:
     store = await _with_pool(settings, lambda p: stores.create_store(p, args.name, args.region))
     _print(store.__dict__)
+    return 0
+
+
+async def cmd_store_channels(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        _print(await _with_pool(settings, lambda p: inbox.set_channels(
+            p, args.store, args.sms_number, args.email_address)))
+    except (ValueError, LookupError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def cmd_inbox(settings: Settings, args: argparse.Namespace) -> int:
+    target = args.target
+    try:
+        if len(target) == 2 and target[0] == "thread":
+            thread_id = UUID(target[1])
+            _print(await _with_pool(settings, lambda p: inbox.thread(p, thread_id, args.store)))
+        elif not target and args.store is not None:
+            _print(await _with_pool(settings, lambda p: inbox.threads(p, args.store,
+                                                                      args.limit)))
+        else:
+            print("usage: clients inbox --store ID | clients inbox thread THREAD_ID "
+                  "[--store ID]", file=sys.stderr)
+            return 2
+    except (ValueError, LookupError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -187,6 +217,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--region", default="US", help="ISO country code for phone numbers")
     create.set_defaults(fn=cmd_store_create)
+    channels = store.add_parser("channels", help="the store's SMS number and email address "
+                                "(sending from them; inbound to them belongs to the store)")
+    channels.add_argument("--store", required=True, type=UUID)
+    channels.add_argument("--sms-number", help="the store's SendBlue number")
+    channels.add_argument("--email-address", help="the store's sending/receiving address")
+    channels.set_defaults(fn=cmd_store_channels)
 
     key = sub.add_parser("key", help="integration keys").add_subparsers(dest="action",
                                                                           required=True)
@@ -208,6 +244,13 @@ def _parser() -> argparse.ArgumentParser:
                      "message for every data row")
     imp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     imp.set_defaults(fn=cmd_import)
+
+    box = sub.add_parser("inbox", help="a store's threads (newest activity first, unread "
+                         "counts); or: inbox thread ID (its messages, oldest first)")
+    box.add_argument("target", nargs="*", metavar="thread THREAD_ID")
+    box.add_argument("--store", type=UUID)
+    box.add_argument("--limit", type=int, default=100)
+    box.set_defaults(fn=cmd_inbox)
 
     hook = sub.add_parser("webhook", help="webhook endpoints").add_subparsers(
         dest="action", required=True)

@@ -40,6 +40,27 @@ class Settings(BaseSettings):
     # POST /integrations/v1/clients waits this long for the result before answering 202.
     http_result_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Messaging providers (base URLs are settings so tests can point them at local fakes).
+    sendblue_api_url: str = "https://api.sendblue.co"
+    sendblue_api_key_id: str = ""
+    sendblue_api_secret_key: str = ""
+    sendblue_signing_secret: str = ""    # compared with the callbacks' sb-signing-secret
+    resend_api_url: str = "https://api.resend.com"
+    resend_api_key: str = ""
+    resend_webhook_secret: str = ""      # whsec_…: verifies Resend's (Svix) callbacks
+    # Where providers reach our edge, for SendBlue's status_callback.
+    public_base_url: str = "http://127.0.0.1:8080"
+    provider_timeout_s: float = Field(default=10.0, gt=0)
+    # Sends: attempts per message, exponential backoff (with jitter) bounds, SendBlue's
+    # per-number pace, how long a claimed send is held, sends claimed per round.
+    send_max_attempts: int = Field(default=6, ge=1)
+    send_backoff_initial_s: float = Field(default=1.0, gt=0)
+    send_backoff_max_s: float = Field(default=60.0, gt=0)
+    sms_per_number_per_s: float = Field(default=1.0, gt=0)
+    send_lease_s: float = Field(default=300.0, gt=0)
+    send_claim_batch: int = Field(default=100, ge=1)
+    delivery_batch_size: int = Field(default=500, ge=1)
+
     # Webhooks (Standard Webhooks): per-attempt timeout; the retry schedule after the first
     # attempt (seconds, each with +/- jitter); how long an endpoint may fail without a success
     # before it is disabled; how long a rotated-out secret still signs.

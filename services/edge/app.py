@@ -13,6 +13,8 @@ def create_app(deps: Deps) -> Starlette:
         Route("/healthz", handlers.healthz, methods=["GET"]),
         Route("/metrics", handlers.metrics, methods=["GET"]),
         Route("/integrations/v1/clients", handlers.upsert_client, methods=["POST"]),
+        Route("/callbacks/resend", handlers.resend_callback, methods=["POST"]),
+        Route("/callbacks/sendblue", handlers.sendblue_callback, methods=["POST"]),
     ])
     app.state.deps = deps
     return app

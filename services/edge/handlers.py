@@ -4,7 +4,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from services.edge import health, integrations
+from services.edge import callbacks, health, integrations
 from shared.resources import Deps
 
 
@@ -29,4 +29,16 @@ async def upsert_client(request: Request) -> JSONResponse:
     answer = await integrations.upsert_client(deps_of(request),
                                               request.headers.get("authorization"),
                                               await request.body())
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+async def resend_callback(request: Request) -> JSONResponse:
+    answer = await callbacks.resend(deps_of(request), dict(request.headers),
+                                    await request.body())
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+async def sendblue_callback(request: Request) -> JSONResponse:
+    answer = await callbacks.sendblue(deps_of(request), dict(request.headers),
+                                      await request.body())
     return JSONResponse(answer.body, status_code=answer.status)

@@ -16,6 +16,7 @@ from shared.db import Pool
 from shared.outbox import CHANNEL
 from shared.publish import JSON_HEADERS
 from shared.resources import Deps
+from shared.waiting import first_of
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +42,7 @@ async def run_relay(deps: Deps, stop: asyncio.Event) -> None:
             await _lead(deps, stop)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as e:
             log.warning("relay interrupted, retrying", error=repr(e))
-            await _wait_any(stop, within=1.0)
+            await first_of(stop, within=1.0)
 
 
 async def _lead(deps: Deps, stop: asyncio.Event) -> None:
@@ -49,7 +50,7 @@ async def _lead(deps: Deps, stop: asyncio.Event) -> None:
     conn = await asyncpg.connect(settings.database_url)  # holds the lock and the LISTEN
     try:
         while not await conn.fetchval(sql.TRY_LEAD, sql.LEADER_LOCK_KEY):
-            await _wait_any(stop, within=settings.relay_idle_poll_s * 5)
+            await first_of(stop, within=settings.relay_idle_poll_s * 5)
             if stop.is_set():
                 return
         wake = asyncio.Event()
@@ -59,15 +60,7 @@ async def _lead(deps: Deps, stop: asyncio.Event) -> None:
             wake.clear()
             sent = await publish_pending(deps.pool, deps.producer, settings.relay_batch_size)
             if sent < settings.relay_batch_size:
-                await _wait_any(stop, wake, within=settings.relay_idle_poll_s)
+                await first_of(stop, wake, within=settings.relay_idle_poll_s)
     finally:
         await conn.close()  # closing the session releases the lock
 
-
-async def _wait_any(*events: asyncio.Event, within: float) -> None:
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()

@@ -22,6 +22,7 @@ from services.webhooks.logic import Claimed, settle
 from shared.db import Pool
 from shared.resources import Deps
 from shared.settings import Settings
+from shared.waiting import first_of
 
 log = structlog.get_logger(__name__)
 
@@ -56,11 +57,11 @@ class Dispatcher:
                 wanted = min(self.settings.webhook_claim_batch,
                              self.max_held - sum(self.held.values()))
                 if wanted <= 0:
-                    await _first(stop, self.room, within=IDLE_POLL_S)
+                    await first_of(stop, self.room, within=IDLE_POLL_S)
                     continue
                 got = await self._claim(wanted)
                 if got < wanted:  # nothing more due, or only for endpoints with full shares
-                    await _first(stop, self.wake, self.room,
+                    await first_of(stop, self.wake, self.room,
                                  within=await self._until_next_due())
         finally:
             await self._drain()
@@ -152,14 +153,6 @@ class Dispatcher:
         return min(max(float(seconds), 0.01), IDLE_POLL_S)
 
 
-async def _first(*events: asyncio.Event, within: float) -> None:
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
-
 
 async def run_dispatcher(deps: Deps, stop: asyncio.Event) -> None:
     """Until `stop`, surviving database outages (unsettled claims fall due again)."""
@@ -170,4 +163,4 @@ async def run_dispatcher(deps: Deps, stop: asyncio.Event) -> None:
                 await Dispatcher(deps.pool, deps.settings, session, allowed).run(stop)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             log.warning("webhook dispatcher interrupted, retrying", error=repr(e))
-            await _first(stop, within=1.0)
+            await first_of(stop, within=1.0)

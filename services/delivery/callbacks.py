@@ -1,0 +1,161 @@
+"""Provider callbacks: every one logged (append-only, duplicates ignored), delivery states
+moved forward only, inbound messages threaded. A callback for a message we do not know is
+kept and reported; if the message's provider id is recorded later, it is applied then."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from schemas.messages import MessageEvent, ProviderCallback
+from schemas.upsert import UpsertCommand
+from services.delivery import sql
+from services.delivery.states import forward, resend_state, sendblue_state
+from services.delivery.threads import publish_states, thread_for, touch
+from shared.db import Connection, Pool
+from shared.normalize import check_email, email_key, to_e164
+from shared.resolver import resolve_batch
+
+log = structlog.get_logger(__name__)
+INBOUND_NAMESPACE = uuid.UUID("5b0c1d2e-8f3a-4c6b-9d7e-1a2b3c4d5e6f")
+
+
+def is_inbound(cb: ProviderCallback) -> bool:
+    p = cb.payload
+    if cb.provider == "sendblue":
+        return p.get("is_outbound") is False
+    return p.get("type") == "email.received"
+
+
+def provider_id(cb: ProviderCallback) -> str | None:
+    p = cb.payload
+    value = p.get("message_handle") if cb.provider == "sendblue" else \
+        (p.get("data") or {}).get("email_id")
+    return str(value) if value else None
+
+
+async def apply(pool: Pool, callbacks: Sequence[ProviderCallback]) -> dict[str, int]:
+    """Status callbacks in one transaction; inbound ones each through the resolver."""
+    counts = {"applied": 0, "duplicate": 0, "unknown": 0, "inbound": 0}
+    status = [cb for cb in callbacks if not is_inbound(cb)]
+    if status:
+        async with pool.acquire() as conn, conn.transaction():
+            events: list[MessageEvent] = []
+            for cb in status:
+                outcome = await _apply_status(conn, cb, events)
+                counts[outcome] += 1
+            await publish_states(conn, events)
+    for cb in callbacks:
+        if is_inbound(cb):
+            counts[await _inbound(pool, cb)] += 1
+    return counts
+
+
+async def _apply_status(conn: Connection, cb: ProviderCallback,
+                        events: list[MessageEvent]) -> str:
+    state, error = (sendblue_state if cb.provider == "sendblue" else resend_state)(cb.payload)
+    pid = provider_id(cb)
+    status = cb.payload.get("status") if cb.provider == "sendblue" else cb.payload.get("type")
+    seq = await conn.fetchval(sql.LOG_CALLBACK, cb.provider, cb.callback_key, pid,
+                              str(status) if status else None, state, cb.payload,
+                              cb.received_at)
+    if seq is None:
+        return "duplicate"
+    row = await conn.fetchrow(sql.MESSAGE_BY_PROVIDER_ID, cb.provider, pid) if pid else None
+    if row is None:
+        log.warning("callback for an unknown message kept", provider=cb.provider,
+                    provider_id=pid, status=status, callback_key=cb.callback_key)
+        return "unknown"
+    await conn.execute(sql.LINK_CALLBACKS, [seq], row["id"])
+    new = forward(row["state"], state)
+    if new != row["state"]:
+        await conn.execute(sql.SET_STATE, row["id"], new, error if new == "failed" else None)
+        events.append(MessageEvent(
+            message_id=row["id"], store_id=row["store_id"], client_id=row["client_id"],
+            thread_id=row["thread_id"], channel=row["channel"], state=new,
+            at=cb.received_at, error=error if new == "failed" else None))
+    return "applied"
+
+
+async def _inbound(pool: Pool, cb: ProviderCallback) -> str:
+    p = cb.payload
+    if cb.provider == "sendblue":
+        ours = str(p.get("to_number") or p.get("sendblue_number") or "")
+        theirs, text, subject = str(p.get("from_number") or ""), p.get("content"), None
+        store_id = await pool.fetchval(sql.STORE_BY_SMS_NUMBER, ours)
+    else:
+        data = p.get("data") or {}
+        to = data.get("to") or []
+        ours = parseaddr(to[0] if isinstance(to, list) and to else str(to))[1]
+        theirs = parseaddr(str(data.get("from") or ""))[1]
+        text, subject = data.get("text"), data.get("subject")
+        store_id = await pool.fetchval(sql.STORE_BY_EMAIL, ours)
+    pid = provider_id(cb)
+    if store_id is None or not theirs or not pid:
+        async with pool.acquire() as conn:
+            await conn.fetchval(sql.LOG_CALLBACK, cb.provider, cb.callback_key, pid, "inbound",
+                                None, p, cb.received_at)
+        log.warning("inbound message for no store kept", provider=cb.provider, to=ours,
+                    provider_id=pid)
+        return "unknown"
+    client_id = await _client_for(pool, cb, store_id, theirs)
+    if client_id is None:
+        return "unknown"
+    channel = "sms" if cb.provider == "sendblue" else "email"
+    message_id = uuid.uuid5(INBOUND_NAMESPACE, f"{cb.provider}:{pid}")
+    async with pool.acquire() as conn, conn.transaction():
+        seq = await conn.fetchval(sql.LOG_CALLBACK, cb.provider, cb.callback_key, pid,
+                                  "inbound", None, p, cb.received_at)
+        if seq is None:
+            return "duplicate"
+        thread_id = await thread_for(conn, store_id, client_id, channel, cb.received_at)
+        created = await conn.fetchval(
+            sql.INSERT_MESSAGE, message_id, store_id, client_id, thread_id, "inbound", channel,
+            subject, text, None, theirs, ours, "received", None, cb.provider, pid, "none",
+            cb.received_at)
+        await conn.execute(sql.LINK_CALLBACKS, [seq], message_id)
+        if created is not None:
+            await touch(conn, thread_id, cb.received_at, subject, text, channel)
+            await publish_states(conn, [MessageEvent(
+                message_id=message_id, store_id=store_id, client_id=client_id,
+                thread_id=thread_id, channel=channel, state="received", at=cb.received_at)])
+    return "inbound"
+
+
+async def _client_for(pool: Pool, cb: ProviderCallback, store_id: UUID,
+                      sender: str) -> UUID | None:
+    """The store's client with this phone (SMS) or email, else one created through the
+    resolver with source label `sms` / `email` (idempotent: the request id is the callback's
+    provider id)."""
+    fields: dict[str, Any]
+    if cb.provider == "sendblue":
+        region = await pool.fetchval(sql.STORE_REGION, store_id)
+        phone = to_e164(sender, region or "US")
+        if phone is None:
+            log.warning("inbound SMS from an impossible number", sender=sender)
+            return None
+        found = await pool.fetchval(sql.CLIENT_BY_PHONE, store_id, phone)
+        fields = {"phone": phone, "name": phone, "source_label": "sms"}
+    else:
+        if check_email(sender):
+            log.warning("inbound email from an invalid address", sender=sender)
+            return None
+        found = await pool.fetchval(sql.CLIENT_BY_EMAIL_KEY, store_id, email_key(sender))
+        display = parseaddr(str((cb.payload.get("data") or {}).get("from") or ""))[0]
+        fields = {"email": sender, "email_key": email_key(sender),
+                  "name": display or sender, "source_label": "email"}
+    if found is not None:
+        return UUID(str(found))
+    command = UpsertCommand(request_id=f"{cb.provider}:{provider_id(cb)}", store_id=store_id,
+                            received_at=datetime.now(UTC), **fields)
+    try:
+        (result,) = await resolve_batch(pool, [command])
+    except asyncpg.PostgresError as e:
+        log.warning("could not create the sender as a client", error=repr(e))
+        raise
+    return result.client_id

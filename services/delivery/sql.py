@@ -1,0 +1,148 @@
+"""The delivery service's SQL."""
+
+WAKE_CHANNEL = "messages_due"
+NOTIFY = "SELECT pg_notify($1, '')"
+
+# --- accepting outbound messages ---
+
+CLIENT_IN_STORE = """
+SELECT c.id, c.phone, c.email, sc.sms_number, sc.email_address
+FROM clients c LEFT JOIN store_channels sc ON sc.store_id = c.store_id
+WHERE c.id = $1 AND c.store_id = $2 AND c.deleted_at IS NULL"""
+
+MESSAGE_EXISTS = "SELECT 1 FROM messages WHERE id = $1"
+
+INSERT_MESSAGE = """
+INSERT INTO messages (id, store_id, client_id, thread_id, direction, channel, subject, text,
+                      html, from_addr, to_addr, state, error, provider, provider_id,
+                      send_status, next_send_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+        CASE WHEN $16 = 'due' THEN $17::timestamptz END, $17, $17)
+ON CONFLICT DO NOTHING
+RETURNING id"""
+
+# --- threads ---
+
+OPEN_THREAD = """
+SELECT id FROM threads WHERE store_id = $1 AND client_id = $2 AND status = 'open'
+FOR UPDATE"""
+
+THREAD_OF = "SELECT id, store_id, client_id, status FROM threads WHERE id = $1 FOR UPDATE"
+
+NEW_THREAD = """
+INSERT INTO threads (id, store_id, client_id, channel, status, last_activity_at)
+VALUES ($1, $2, $3, $4, 'open', $5)
+ON CONFLICT DO NOTHING RETURNING id"""
+
+TOUCH_THREAD = """
+UPDATE threads SET last_activity_at = greatest(last_activity_at, $2),
+       last_preview = CASE WHEN $2 >= last_activity_at THEN $3 ELSE last_preview END,
+       channel = CASE WHEN $2 >= last_activity_at THEN $4 ELSE channel END
+WHERE id = $1"""
+
+MARK_READ = """
+UPDATE threads SET operator_last_read_at = greatest(operator_last_read_at, $3)
+WHERE id = $1 AND store_id = $2 RETURNING id"""
+
+SET_STATUS = "UPDATE threads SET status = $3 WHERE id = $1 AND store_id = $2 RETURNING id"
+
+# --- sending ---
+
+# Due sends, oldest first, none for the lanes (sending numbers, or 'email') this sender
+# already holds enough of; the claim is a lease.
+CLAIM_SENDS = """
+WITH due AS (
+    SELECT id FROM messages
+    WHERE send_status = 'due' AND next_send_at <= now()
+      AND (CASE WHEN channel = 'sms' THEN 'sms:' || from_addr ELSE 'email' END) <> ALL ($2)
+    ORDER BY next_send_at LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE messages m SET next_send_at = now() + make_interval(secs => $3)
+FROM due WHERE m.id = due.id
+RETURNING m.id, m.store_id, m.client_id, m.thread_id, m.channel, m.subject, m.text, m.html,
+          m.from_addr, m.to_addr, m.send_attempts"""
+
+NEXT_SEND = """
+SELECT extract(epoch FROM min(next_send_at) - now()) FROM messages WHERE send_status = 'due'"""
+
+MESSAGE_FOR_UPDATE = """
+SELECT id, store_id, client_id, thread_id, channel, state FROM messages WHERE id = $1
+FOR UPDATE"""
+
+SENT = """
+UPDATE messages SET provider = $2, provider_id = $3, state = $4, error = $5,
+       send_status = 'done', send_attempts = send_attempts + $6, updated_at = now()
+WHERE id = $1"""
+
+SEND_FAILED = """
+UPDATE messages SET state = $2, error = $3, send_status = 'done',
+       send_attempts = send_attempts + $4, updated_at = now()
+WHERE id = $1"""
+
+RELEASE_SENDS = """
+UPDATE messages SET next_send_at = now() WHERE id = ANY ($1::uuid[]) AND send_status = 'due'"""
+
+# --- callbacks ---
+
+LOG_CALLBACK = """
+INSERT INTO message_callbacks (provider, callback_key, provider_id, status, state, payload,
+                               received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (provider, callback_key) DO NOTHING
+RETURNING seq"""
+
+MESSAGE_BY_PROVIDER_ID = """
+SELECT id, store_id, client_id, thread_id, channel, state FROM messages
+WHERE provider = $1 AND provider_id = $2 FOR UPDATE"""
+
+LINK_CALLBACKS = "UPDATE message_callbacks SET message_id = $2 WHERE seq = ANY ($1::bigint[])"
+
+# Callbacks that arrived before the send's answer was recorded: applied once it is.
+UNMATCHED_FOR = """
+SELECT seq, state, payload FROM message_callbacks
+WHERE provider = $1 AND provider_id = $2 AND message_id IS NULL ORDER BY seq"""
+
+SET_STATE = "UPDATE messages SET state = $2, error = coalesce($3, error), updated_at = now() " \
+            "WHERE id = $1"
+
+STORE_BY_SMS_NUMBER = "SELECT store_id FROM store_channels WHERE sms_number = $1"
+STORE_BY_EMAIL = "SELECT store_id FROM store_channels WHERE email_address = lower($1)"
+STORE_REGION = "SELECT region FROM stores WHERE id = $1"
+
+CLIENT_BY_PHONE = """
+SELECT id FROM clients WHERE store_id = $1 AND phone = $2 AND deleted_at IS NULL
+ORDER BY created_at LIMIT 1"""
+
+CLIENT_BY_EMAIL_KEY = """
+SELECT id FROM clients WHERE store_id = $1 AND email_key = $2 AND deleted_at IS NULL"""
+
+# --- the inbox (CLI) ---
+
+THREADS = """
+SELECT t.id, t.client_id, c.name AS client_name, t.channel, t.status, t.last_activity_at,
+       t.last_preview,
+       (SELECT count(*) FROM messages m WHERE m.thread_id = t.id AND m.direction = 'inbound'
+          AND m.created_at > coalesce(t.operator_last_read_at, '-infinity')) AS unread
+FROM threads t JOIN clients c ON c.id = t.client_id
+WHERE t.store_id = $1
+ORDER BY t.last_activity_at DESC, t.id LIMIT $2"""
+
+THREAD = """
+SELECT t.id, t.store_id, t.client_id, c.name AS client_name, t.channel, t.status,
+       t.last_activity_at, t.operator_last_read_at,
+       (SELECT count(*) FROM messages m WHERE m.thread_id = t.id AND m.direction = 'inbound'
+          AND m.created_at > coalesce(t.operator_last_read_at, '-infinity')) AS unread
+FROM threads t JOIN clients c ON c.id = t.client_id
+WHERE t.id = $1 AND ($2::uuid IS NULL OR t.store_id = $2)"""
+
+THREAD_MESSAGES = """
+SELECT id, direction, channel, subject, text, state, error, created_at, updated_at
+FROM messages WHERE thread_id = $1 ORDER BY created_at, id"""
+
+SET_CHANNELS = """
+INSERT INTO store_channels (store_id, sms_number, email_address) VALUES ($1, $2, lower($3))
+ON CONFLICT (store_id) DO UPDATE
+SET sms_number = coalesce(EXCLUDED.sms_number, store_channels.sms_number),
+    email_address = coalesce(EXCLUDED.email_address, store_channels.email_address)
+RETURNING store_id, sms_number, email_address"""

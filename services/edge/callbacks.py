@@ -1,0 +1,73 @@
+"""POST /callbacks/resend and /callbacks/sendblue: only genuine callbacks get in.
+
+Resend signs with Svix (svix-id, svix-timestamp, svix-signature; a whsec_ secret; 5 minutes of
+tolerance): verified with the maintained `standardwebhooks` library, which implements the same
+scheme under the webhook-* header names. SendBlue sends the configured secret in
+sb-signing-secret: compared in constant time. A genuine callback is published raw to
+`delivery.callbacks.v1`, acked by Kafka, then answered 200; anything else is 401 and nothing is
+published. The delivery service does the rest.
+"""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from schemas.messages import ProviderCallback
+from services.edge.integrations import Answer
+from shared.publish import publish_keyed
+from shared.resources import Deps
+from shared.topics import DELIVERY_CALLBACKS
+
+UNAUTHORIZED = Answer(401, {"error": "signature does not verify"})
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+async def resend(deps: Deps, headers: dict[str, str], raw: bytes) -> Answer:
+    secret = deps.settings.resend_webhook_secret
+    svix_id = headers.get("svix-id", "")
+    if not secret:
+        return UNAUTHORIZED
+    try:
+        Webhook(secret).verify(raw, {"webhook-id": svix_id,
+                                     "webhook-timestamp": headers.get("svix-timestamp", ""),
+                                     "webhook-signature": headers.get("svix-signature", "")})
+    except (WebhookVerificationError, ValueError):
+        return UNAUTHORIZED
+    body = _json_object(raw)
+    if body is None:
+        return Answer(400, {"error": "not a JSON object"})
+    key = str((body.get("data") or {}).get("email_id") or svix_id)
+    return await _publish(deps, key, ProviderCallback(
+        provider="resend", callback_key=svix_id, received_at=datetime.now(UTC), payload=body))
+
+
+async def sendblue(deps: Deps, headers: dict[str, str], raw: bytes) -> Answer:
+    secret = deps.settings.sendblue_signing_secret.encode()
+    given = headers.get("sb-signing-secret", "").encode()
+    if not secret or not hmac.compare_digest(given, secret):
+        return UNAUTHORIZED
+    body = _json_object(raw)
+    if body is None:
+        return Answer(400, {"error": "not a JSON object"})
+    # One message's callbacks share a partition (its handle); inbound ones, the sender's.
+    key = str(body.get("message_handle") if body.get("is_outbound", True) is not False
+              else body.get("from_number") or body.get("message_handle"))
+    return await _publish(deps, key, ProviderCallback(
+        provider="sendblue", callback_key=hashlib.sha256(raw).hexdigest(),
+        received_at=datetime.now(UTC), payload=body))
+
+
+async def _publish(deps: Deps, key: str, callback: ProviderCallback) -> Answer:
+    await publish_keyed(deps.producer, DELIVERY_CALLBACKS, [(key, callback)])
+    return Answer(200, {"received": True})
