@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -24,6 +25,10 @@ from shared.runner import prepare, run
 from shared.settings import Settings
 from shared.topics import IMPORT_CHUNKS, INGEST, UPSERT, TopicSpec, ensure_topics
 from tests.kafka_helpers import fast_forward
+
+if TYPE_CHECKING:
+    from tests.fake_providers import FakeProviders
+    from tests.messaging_helpers import Messaging
 
 
 @pytest.fixture(scope="session")
@@ -148,3 +153,27 @@ async def pipeline(settings: Settings, pool: Pool) -> AsyncIterator[Pipeline]:
     yield Pipeline(settings=s, base_url=base_url)
     stop.set()
     await runner
+
+
+@pytest.fixture(scope="module")
+async def fake() -> AsyncIterator["FakeProviders"]:
+    """Local SendBlue and Resend (tests/fake_providers.py)."""
+    from tests.fake_providers import running_providers
+    async with running_providers() as f:
+        yield f
+
+
+@pytest.fixture(scope="module")
+async def messaging(settings: Settings, pool: Pool, fake: "FakeProviders"
+                    ) -> AsyncIterator["Messaging"]:
+    """edge + delivery + relay, with the providers pointed at `fake`."""
+    from tests.messaging_helpers import running_messaging
+    async with running_messaging(settings, fake) as m:
+        yield m
+
+
+@pytest.fixture
+async def edge_http(messaging: "Messaging") -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the messaging edge."""
+    async with httpx.AsyncClient(base_url=messaging.base_url) as client:
+        yield client

@@ -5,7 +5,6 @@ import asyncio
 import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,13 +15,12 @@ from shared.settings import Settings
 from shared.topics import DELIVERY_CALLBACKS, MESSAGES_EVENTS, MESSAGES_OUTBOUND
 from tests import fake_providers as fp
 from tests.conftest import eventually
-from tests.fake_providers import FakeProviders, running_providers
+from tests.fake_providers import FakeProviders
 from tests.kafka_helpers import Watcher, committed_total, end_offsets
 from tests.messaging_helpers import (
     Messaging,
     a_client,
     message_row,
-    running_messaging,
     send,
     stale,
     store_with_channels,
@@ -30,30 +28,11 @@ from tests.messaging_helpers import (
 )
 
 
-@pytest.fixture(scope="module")
-async def fake() -> AsyncIterator[FakeProviders]:
-    async with running_providers() as f:
-        yield f
-
-
-@pytest.fixture(scope="module")
-async def messaging(settings: Settings, pool: Pool, fake: FakeProviders
-                    ) -> AsyncIterator[Messaging]:
-    async with running_messaging(settings, fake) as m:
-        yield m
-
-
 @pytest.fixture(autouse=True)
 def clean_fake(fake: FakeProviders) -> None:
     fake.sendblue.reset()
     fake.resend.reset()
     fake.callback_first = False
-
-
-@pytest.fixture
-async def http(messaging: Messaging) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=messaging.base_url) as client:
-        yield client
 
 
 async def state_of(pool: Pool, message_id: uuid.UUID) -> str | None:
@@ -222,28 +201,28 @@ async def test_sms_from_one_number_go_out_one_a_second(
 
 
 async def test_callbacks_signed_by_svix_are_accepted_forged_or_stale_ones_refused(
-        pool: Pool, messaging: Messaging, http: httpx.AsyncClient) -> None:
+        pool: Pool, messaging: Messaging, edge_http: httpx.AsyncClient) -> None:
     body = json.dumps({"type": "email.delivered", "created_at": "2026-11-24T10:00:00Z",
                        "data": {"email_id": str(uuid.uuid4())}})
     genuine = svix_headers(body)
     async with Watcher(messaging.settings.kafka_bootstrap_servers, DELIVERY_CALLBACKS) as w:
-        assert (await http.post("/callbacks/resend", content=body,
+        assert (await edge_http.post("/callbacks/resend", content=body,
                                 headers=genuine)).status_code == 200
         for headers in (svix_headers(body, secret="whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"),
                         svix_headers(body, at=stale()),
                         {k: v for k, v in svix_headers(body).items() if k != "svix-signature"}):
-            assert (await http.post("/callbacks/resend", content=body,
+            assert (await edge_http.post("/callbacks/resend", content=body,
                                     headers=headers)).status_code == 401
         tampered = body.replace("delivered", "bounced")
-        assert (await http.post("/callbacks/resend", content=tampered,
+        assert (await edge_http.post("/callbacks/resend", content=tampered,
                                 headers=genuine)).status_code == 401
 
         sb = json.dumps({"message_handle": str(uuid.uuid4()), "status": "DELIVERED",
                          "is_outbound": True})
-        assert (await http.post("/callbacks/sendblue", content=sb, headers={
+        assert (await edge_http.post("/callbacks/sendblue", content=sb, headers={
             "sb-signing-secret": fp.SENDBLUE_SIGNING_SECRET})).status_code == 200
         for wrong in ({"sb-signing-secret": "guess"}, {}):
-            assert (await http.post("/callbacks/sendblue", content=sb,
+            assert (await edge_http.post("/callbacks/sendblue", content=sb,
                                     headers=wrong)).status_code == 401
         await w.drain(1.0)
     published = [json.loads(r.value or b"{}") for r in w.seen]
@@ -252,7 +231,8 @@ async def test_callbacks_signed_by_svix_are_accepted_forged_or_stale_ones_refuse
 
 
 async def test_out_of_order_and_duplicate_callbacks_end_delivered(
-        pool: Pool, messaging: Messaging, fake: FakeProviders, http: httpx.AsyncClient) -> None:
+        pool: Pool, messaging: Messaging, fake: FakeProviders,
+        edge_http: httpx.AsyncClient) -> None:
     store, _, _ = await store_with_channels(pool)
     client = await a_client(pool, store.id)
     email = outbound(store.id, client, "email", subject="s", text="t")
@@ -269,7 +249,7 @@ async def test_out_of_order_and_duplicate_callbacks_end_delivered(
     async def callback(kind: str, msg_id: str | None = None) -> None:
         body = json.dumps({"type": kind, "created_at": "2026-11-24T10:00:00Z",
                            "data": {"email_id": email_id}})
-        r = await http.post("/callbacks/resend", content=body,
+        r = await edge_http.post("/callbacks/resend", content=body,
                             headers=svix_headers(body, msg_id=msg_id))
         assert r.status_code == 200
     async with Watcher(messaging.settings.kafka_bootstrap_servers, MESSAGES_EVENTS) as events:
@@ -303,10 +283,10 @@ async def test_a_callback_that_beats_the_send_answer_is_applied(
 
 
 async def test_callbacks_for_unknown_messages_are_kept(
-        pool: Pool, messaging: Messaging, http: httpx.AsyncClient) -> None:
+        pool: Pool, messaging: Messaging, edge_http: httpx.AsyncClient) -> None:
     handle = str(uuid.uuid4())
     sb = json.dumps({"message_handle": handle, "status": "SENT", "is_outbound": True})
-    assert (await http.post("/callbacks/sendblue", content=sb, headers={
+    assert (await edge_http.post("/callbacks/sendblue", content=sb, headers={
         "sb-signing-secret": fp.SENDBLUE_SIGNING_SECRET})).status_code == 200
 
     async def kept() -> bool:
