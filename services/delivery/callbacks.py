@@ -40,46 +40,80 @@ def provider_id(cb: ProviderCallback) -> str | None:
 
 
 async def apply(pool: Pool, callbacks: Sequence[ProviderCallback]) -> dict[str, int]:
-    """Status callbacks in one transaction; inbound ones each through the resolver."""
+    """Status callbacks set-based, in one transaction; inbound ones each through the
+    resolver."""
     counts = {"applied": 0, "duplicate": 0, "unknown": 0, "inbound": 0}
     status = [cb for cb in callbacks if not is_inbound(cb)]
     if status:
         async with pool.acquire() as conn, conn.transaction():
-            events: list[MessageEvent] = []
-            for cb in status:
-                outcome = await _apply_status(conn, cb, events)
-                counts[outcome] += 1
-            await publish_states(conn, events)
+            for outcome, n in (await _apply_statuses(conn, status)).items():
+                counts[outcome] += n
     for cb in callbacks:
         if is_inbound(cb):
             counts[await _inbound(pool, cb)] += 1
     return counts
 
 
-async def _apply_status(conn: Connection, cb: ProviderCallback,
-                        events: list[MessageEvent]) -> str:
-    state, error = (sendblue_state if cb.provider == "sendblue" else resend_state)(cb.payload)
-    pid = provider_id(cb)
-    status = cb.payload.get("status") if cb.provider == "sendblue" else cb.payload.get("type")
-    seq = await conn.fetchval(sql.LOG_CALLBACK, cb.provider, cb.callback_key, pid,
-                              str(status) if status else None, state, cb.payload,
-                              cb.received_at)
-    if seq is None:
-        return "duplicate"
-    row = await conn.fetchrow(sql.MESSAGE_BY_PROVIDER_ID, cb.provider, pid) if pid else None
-    if row is None:
-        log.warning("callback for an unknown message kept", provider=cb.provider,
-                    provider_id=pid, status=status, callback_key=cb.callback_key)
-        return "unknown"
-    await conn.execute(sql.LINK_CALLBACKS, [seq], row["id"])
-    new = forward(row["state"], state)
-    if new != row["state"]:
-        await conn.execute(sql.SET_STATE, row["id"], new, error if new == "failed" else None)
-        events.append(MessageEvent(
-            message_id=row["id"], store_id=row["store_id"], client_id=row["client_id"],
-            thread_id=row["thread_id"], channel=row["channel"], state=new,
-            at=cb.received_at, error=error if new == "failed" else None))
-    return "applied"
+async def _apply_statuses(conn: Connection, batch: Sequence[ProviderCallback]
+                          ) -> dict[str, int]:
+    """Log every callback (a duplicate is skipped), then fold the new ones, in arrival order,
+    into their messages' states: a fixed number of statements per batch."""
+    mapped = [(sendblue_state if cb.provider == "sendblue" else resend_state)(cb.payload)
+              for cb in batch]
+    pids = [provider_id(cb) for cb in batch]
+    statuses = [cb.payload.get("status") if cb.provider == "sendblue"
+                else cb.payload.get("type") for cb in batch]
+    logged = await conn.fetch(
+        sql.LOG_CALLBACKS, [cb.provider for cb in batch], [cb.callback_key for cb in batch],
+        pids, [str(st) if st else None for st in statuses], [m[0] for m in mapped],
+        [cb.payload for cb in batch], [cb.received_at for cb in batch])
+    seqs = {(r["provider"], r["callback_key"]): r["seq"] for r in logged}
+    fresh: list[int] = []   # new callbacks, in arrival order; a key repeated in the batch once
+    seen: set[tuple[str, str]] = set()
+    for i, cb in enumerate(batch):
+        k = (cb.provider, cb.callback_key)
+        if k in seqs and k not in seen:
+            seen.add(k)
+            fresh.append(i)
+    keys = sorted({(batch[i].provider, pids[i]) for i in fresh if pids[i]})
+    rows = await conn.fetch(sql.MESSAGES_BY_PROVIDER_IDS, [k[0] for k in keys],
+                            [k[1] for k in keys]) if keys else []
+    messages = {(r["provider"], r["provider_id"]): r for r in rows}
+    states = {k: r["state"] for k, r in messages.items()}
+    errors: dict[tuple[str, str], str | None] = {}
+    ats: dict[tuple[str, str], datetime] = {}
+    links: list[tuple[int, UUID]] = []
+    unknown = 0
+    for i in fresh:
+        cb, key = batch[i], (batch[i].provider, pids[i] or "")
+        row = messages.get(key)
+        if row is None:
+            unknown += 1
+            log.warning("callback for an unknown message kept", provider=cb.provider,
+                        provider_id=pids[i], status=statuses[i],
+                        callback_key=cb.callback_key)
+            continue
+        links.append((seqs[(cb.provider, cb.callback_key)], row["id"]))
+        state, error = mapped[i]
+        new = forward(states[key], state)
+        if new != states[key]:
+            states[key] = new
+            errors[key] = error if new == "failed" else None
+            ats[key] = cb.received_at
+    changed = [k for k, st in states.items() if st != messages[k]["state"]]
+    if links:
+        await conn.execute(sql.LINK_MANY, [x[0] for x in links], [x[1] for x in links])
+    if changed:
+        await conn.execute(sql.SET_STATES, [messages[k]["id"] for k in changed],
+                           [states[k] for k in changed], [errors.get(k) for k in changed])
+        await publish_states(conn, [MessageEvent(
+            message_id=messages[k]["id"], store_id=messages[k]["store_id"],
+            client_id=messages[k]["client_id"], thread_id=messages[k]["thread_id"],
+            channel=messages[k]["channel"], state=states[k], at=ats[k],
+            error=errors.get(k))
+            for k in changed])
+    return {"applied": len(fresh) - unknown, "duplicate": len(batch) - len(fresh),
+            "unknown": unknown}
 
 
 async def _inbound(pool: Pool, cb: ProviderCallback) -> str:

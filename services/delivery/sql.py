@@ -92,9 +92,30 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (provider, callback_key) DO NOTHING
 RETURNING seq"""
 
-MESSAGE_BY_PROVIDER_ID = """
-SELECT id, store_id, client_id, thread_id, channel, state FROM messages
-WHERE provider = $1 AND provider_id = $2 FOR UPDATE"""
+# A batch of status callbacks: logged (duplicates skipped), returning the new ones.
+LOG_CALLBACKS = """
+INSERT INTO message_callbacks (provider, callback_key, provider_id, status, state, payload,
+                               received_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
+                     $7::timestamptz[])
+ON CONFLICT (provider, callback_key) DO NOTHING
+RETURNING seq, provider, callback_key"""
+
+MESSAGES_BY_PROVIDER_IDS = """
+SELECT m.id, m.store_id, m.client_id, m.thread_id, m.channel, m.state, m.provider,
+       m.provider_id
+FROM messages m JOIN unnest($1::text[], $2::text[]) AS k(provider, provider_id)
+  ON m.provider = k.provider AND m.provider_id = k.provider_id
+ORDER BY m.id
+FOR UPDATE OF m"""
+
+LINK_MANY = """
+UPDATE message_callbacks c SET message_id = k.message_id
+FROM unnest($1::bigint[], $2::uuid[]) AS k(seq, message_id) WHERE c.seq = k.seq"""
+
+SET_STATES = """
+UPDATE messages m SET state = k.state, error = coalesce(k.error, m.error), updated_at = now()
+FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(id, state, error) WHERE m.id = k.id"""
 
 LINK_CALLBACKS = "UPDATE message_callbacks SET message_id = $2 WHERE seq = ANY ($1::bigint[])"
 
@@ -102,9 +123,6 @@ LINK_CALLBACKS = "UPDATE message_callbacks SET message_id = $2 WHERE seq = ANY (
 UNMATCHED_FOR = """
 SELECT seq, state, payload FROM message_callbacks
 WHERE provider = $1 AND provider_id = $2 AND message_id IS NULL ORDER BY seq"""
-
-SET_STATE = "UPDATE messages SET state = $2, error = coalesce($3, error), updated_at = now() " \
-            "WHERE id = $1"
 
 STORE_BY_SMS_NUMBER = "SELECT store_id FROM store_channels WHERE sms_number = $1"
 STORE_BY_EMAIL = "SELECT store_id FROM store_channels WHERE email_address = lower($1)"
