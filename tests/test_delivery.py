@@ -142,6 +142,23 @@ async def test_429_is_retried_after_its_retry_after(pool: Pool, messaging: Messa
     await eventually(recorded)
 
 
+async def test_emails_wait_when_resends_rate_limit_is_spent(
+        pool: Pool, messaging: Messaging, fake: FakeProviders) -> None:
+    store, _, _ = await store_with_channels(pool)
+    client = await a_client(pool, store.id)
+    fake.resend.script.append((200, {"ratelimit-limit": "2", "ratelimit-remaining": "0",
+                                     "ratelimit-reset": "1"}, {"id": str(uuid.uuid4())}))
+    first = outbound(store.id, client, "email", subject="1", text="one")
+    await send(messaging.settings, first)
+    await eventually(lambda: _true(len(fake.resend.requests) == 1))
+    second = outbound(store.id, client, "email", subject="2", text="two")
+    await send(messaging.settings, second)
+    await eventually(lambda: _true(len(fake.resend.requests) == 2))
+    a, b = fake.resend.requests
+    assert (b.at - a.at).total_seconds() >= 0.95
+    await state_is(pool, second["message_id"], "queued")
+
+
 async def test_5xx_until_the_retry_budget_is_spent_fails_the_message(
         pool: Pool, messaging: Messaging, fake: FakeProviders) -> None:
     store, _, _ = await store_with_channels(pool)
