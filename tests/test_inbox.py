@@ -87,11 +87,13 @@ async def test_inbound_sms_threads_join_close_open_anew_and_reopen(
     assert (newest["status"], newest["unread"]) == ("open", 1)
     assert (closed["id"], closed["status"]) == (first["id"], "closed")
 
-    # Re-opening the old thread waits until the client has no other open thread.
+    # The old thread can be re-opened once the client has no other open thread. (Commands
+    # are ordered per thread only: the close of the newest one must land first.)
     await command(messaging.settings, command="reopen", store_id=store.id,
                   thread_id=first["id"])
     await command(messaging.settings, command="close", store_id=store.id,
                   thread_id=newest["id"])
+    await wait_threads(pool, store.id, lambda t: {x["status"] for x in t} == {"closed"})
     await command(messaging.settings, command="reopen", store_id=store.id,
                   thread_id=first["id"])
     found = await wait_threads(pool, store.id, lambda t: {x["id"]: x["status"] for x in t} ==
@@ -163,14 +165,22 @@ async def test_a_store_never_sees_another_stores_threads(
     assert ta["client_id"] != tb["client_id"]  # one client per store
     assert ta["last_preview"] == "to A"
 
-    # Store A's commands on B's thread change nothing.
+    # Store A's commands on B's thread change nothing, and B's on A's neither.
     await command(messaging.settings, command="mark_read", store_id=a.id, thread_id=tb["id"])
     await command(messaging.settings, command="close", store_id=a.id, thread_id=tb["id"])
     await command(messaging.settings, command="mark_read", store_id=b.id, thread_id=ta["id"])
-    await command(messaging.settings, command="mark_read", store_id=a.id, thread_id=ta["id"])
-    await wait_threads(pool, a.id, lambda t: t[0]["unread"] == 0)  # the last one landed
-    (still,) = await threads(pool, b.id)
-    assert (still["status"], still["unread"]) == ("open", 1)
+    # Markers, ordered after them on each thread: read up to long ago (unread stays).
+    for store, thread in ((b, tb), (a, ta)):
+        await command(messaging.settings, command="mark_read", store_id=store.id,
+                      thread_id=thread["id"], at="2000-01-01T00:00:00Z")
+    for store, thread in ((b, tb), (a, ta)):
+        async def landed(store: Any = store, thread: Any = thread) -> bool:
+            detail = await queries.thread(pool, thread["id"], store.id)
+            return detail["operator_last_read_at"] is not None
+        await eventually(landed)
+    for store in (a, b):
+        (still,) = await threads(pool, store.id)
+        assert (still["status"], still["unread"]) == ("open", 1)
 
     code, _, err = await cli("inbox", "thread", str(tb["id"]), "--store", str(a.id))
     assert code == 1
