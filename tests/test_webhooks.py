@@ -113,6 +113,21 @@ async def test_a_failing_endpoint_gets_the_event_again_with_the_same_webhook_id(
     assert all(a["latency_ms"] > 0 for a in log)
 
 
+async def test_a_redirect_is_a_failure_and_is_not_followed(
+        pool: Pool, service: Settings, receiver: Receiver, store: stores.Store,
+        add_hook: AddHook) -> None:
+    elsewhere = receiver.hook(uuid.uuid4().hex)
+    hook = receiver.hook(uuid.uuid4().hex, script=[(307, {"Location": elsewhere.url}), 200])
+    endpoint = await add_hook(store.id, hook)
+    await publish_events(service, [client_event(store.id)])
+
+    await eventually(lambda: _all_settled(pool, [endpoint["id"]]))
+    (delivery,) = await deliveries(pool, endpoint["id"])
+    log = await endpoints.attempts(pool, delivery["id"])
+    assert [a["status_code"] for a in log] == [307, 200]
+    assert elsewhere.received == elsewhere.refused == []  # nothing reached the target
+
+
 async def test_retries_stop_when_the_schedule_is_spent(
         pool: Pool, service: Settings, receiver: Receiver, store: stores.Store,
         add_hook: AddHook) -> None:
