@@ -81,6 +81,9 @@ class Senders:
             try:
                 await self._send(lane, m)
                 self.claimed.discard(m["id"])
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                # the outcome was not recorded: the lease runs out and the send is retried
+                log.error("send outcome not recorded", message_id=str(m["id"]), error=repr(e))
             finally:
                 self.held[lane] -= 1
                 if self.held[lane] <= 0:
