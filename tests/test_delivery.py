@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.delivery import queries
 from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import DELIVERY_CALLBACKS, MESSAGES_EVENTS, MESSAGES_OUTBOUND
@@ -107,6 +108,27 @@ async def test_in_app_messages_stay_in_the_thread(pool: Pool, messaging: Messagi
     await consumed(messaging.settings, MESSAGES_OUTBOUND)
     assert fake.sendblue.requests == []
     assert fake.resend.requests == []
+
+
+async def test_messages_to_one_client_share_one_thread_and_a_foreign_thread_is_refused(
+        pool: Pool, messaging: Messaging) -> None:
+    store, _, _ = await store_with_channels(pool)
+    client, other = await a_client(pool, store.id), await a_client(pool, store.id)
+    notes = [outbound(store.id, client, "in_app", text=f"note {i}") for i in range(5)]
+    await send(messaging.settings, *notes)
+    for n in notes:
+        await state_is(pool, n["message_id"], "delivered")
+    (thread,) = await queries.threads(pool, store.id)
+    detail = await queries.thread(pool, thread["id"], store.id)
+    assert sorted(m["text"] for m in detail["messages"]) == [f"note {i}" for i in range(5)]
+
+    wrong = outbound(store.id, other, "in_app", text="not yours", thread_id=thread["id"])
+    async with Watcher(messaging.settings.kafka_bootstrap_servers, MESSAGES_EVENTS) as events:
+        await send(messaging.settings, wrong)
+        (event,) = await events.take(lambda v: v["message_id"] == str(wrong["message_id"]))
+    assert event["state"] == "failed"
+    assert "no thread" in event["error"]
+    assert await message_row(pool, wrong["message_id"]) is None
 
 
 async def test_another_stores_client_is_refused_and_nothing_is_sent(

@@ -16,7 +16,7 @@ from schemas.messages import MessageEvent, ProviderCallback
 from schemas.upsert import UpsertCommand
 from services.delivery import sql
 from services.delivery.states import forward, resend_state, sendblue_state
-from services.delivery.threads import publish_states, thread_for, touch
+from services.delivery.threads import Activity, Want, publish_states, threads_for, touch
 from shared.db import Connection, Pool
 from shared.normalize import check_email, email_key, to_e164
 from shared.resolver import resolve_batch
@@ -147,14 +147,15 @@ async def _inbound(pool: Pool, cb: ProviderCallback) -> str:
                                   "inbound", None, p, cb.received_at)
         if seq is None:
             return "duplicate"
-        thread_id = await thread_for(conn, store_id, client_id, channel, cb.received_at)
-        created = await conn.fetchval(
-            sql.INSERT_MESSAGE, message_id, store_id, client_id, thread_id, "inbound", channel,
-            subject, text, None, theirs, ours, "received", None, cb.provider, pid, "none",
-            cb.received_at)
+        (thread_id,) = await threads_for(conn, [Want(store_id, client_id, channel)],
+                                         cb.received_at)
+        assert thread_id is not None  # only a given thread can be refused
+        created = await conn.fetch(sql.INSERT_MESSAGES, *[[v] for v in (
+            message_id, store_id, client_id, thread_id, "inbound", channel, subject, text,
+            None, theirs, ours, "received", None, cb.provider, pid, "none")], cb.received_at)
         await conn.execute(sql.LINK_CALLBACKS, [seq], message_id)
-        if created is not None:
-            await touch(conn, thread_id, cb.received_at, subject, text, channel)
+        if created:
+            await touch(conn, [Activity(thread_id, cb.received_at, subject, text, channel)])
             await publish_states(conn, [MessageEvent(
                 message_id=message_id, store_id=store_id, client_id=client_id,
                 thread_id=thread_id, channel=channel, state="received", at=cb.received_at)])

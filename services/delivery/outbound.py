@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -9,62 +10,79 @@ from asyncpg import Record
 
 from schemas.messages import MessageEvent, OutboundMessage
 from services.delivery import sql
-from services.delivery.errors import ThreadNotFoundError
 from services.delivery.providers import Accepted
 from services.delivery.states import forward
-from services.delivery.threads import publish_states, thread_for, touch
-from shared.db import Connection, Pool
+from services.delivery.threads import Activity, Want, publish_states, threads_for, touch
+from shared.db import Pool
 
 log = structlog.get_logger(__name__)
 
 
 async def accept(pool: Pool, messages: Sequence[OutboundMessage]) -> int:
-    """Record each new message (queued, or failed with the reason) in its thread, in one
-    transaction; a message_id seen before changes nothing. Returns how many were new."""
+    """Record each new message (queued, or failed with the reason) in its thread, with its
+    event, in one transaction and a fixed number of statements; a message_id seen before
+    changes nothing. Returns how many were new."""
     now = datetime.now(UTC)
-    events: list[MessageEvent] = []
-    due = 0
+    unique: dict[UUID, OutboundMessage] = {}
+    for m in messages:
+        unique.setdefault(m.message_id, m)
     async with pool.acquire() as conn, conn.transaction():
-        for m in messages:
-            if await conn.fetchval(sql.MESSAGE_EXISTS, m.message_id):
+        seen = {r["id"] for r in await conn.fetch(sql.EXISTING_MESSAGES, list(unique))}
+        fresh = [m for m in unique.values() if m.message_id not in seen]
+        if not fresh:
+            return 0
+        clients = {(r["id"], r["store_id"]): r for r in await conn.fetch(
+            sql.CLIENTS_IN_STORES, [m.client_id for m in fresh], [m.store_id for m in fresh])}
+        known = [m for m in fresh if (m.client_id, m.store_id) in clients]
+        threads = dict(zip([m.message_id for m in known], await threads_for(
+            conn, [Want(m.store_id, m.client_id, m.channel, m.thread_id) for m in known], now),
+            strict=True))
+        refused: list[MessageEvent] = []
+        rows: list[tuple[OutboundMessage, UUID, str | None, str | None, str, str | None]] = []
+        for m in fresh:
+            client = clients.get((m.client_id, m.store_id))
+            thread_id = threads.get(m.message_id)
+            if client is None or thread_id is None:  # another store's client or thread
+                why = (f"client {m.client_id} not found in store {m.store_id}" if client is None
+                       else f"no thread {m.thread_id} of this client in this store")
+                log.warning("outbound message refused", message_id=str(m.message_id),
+                            store_id=str(m.store_id), reason=why)
+                refused.append(_event_of(m, "failed", None, now, why))
                 continue
-            event = await _accept_one(conn, m, now)
-            events.append(event)
-            due += event.state == "queued" and m.channel != "in_app"
-        await publish_states(conn, events)
-        if due:
+            from_addr, to_addr, error = _addresses(m, client)
+            state = "delivered" if m.channel == "in_app" else "failed" if error else "queued"
+            rows.append((m, thread_id, from_addr, to_addr, state, error))
+        inserted = {r["id"] for r in await conn.fetch(
+            sql.INSERT_MESSAGES, *_columns(rows), now)} if rows else set()
+        rows = [r for r in rows if r[0].message_id in inserted]
+        await touch(conn, [Activity(t, now, m.subject, m.text, m.channel)
+                           for m, t, *_ in rows])
+        await publish_states(conn, refused + [_event_of(m, state, t, now, error)
+                                              for m, t, _, _, state, error in rows])
+        if any(state == "queued" for *_, state, _ in rows):
             await conn.execute(sql.NOTIFY, sql.WAKE_CHANNEL)
-    return len(events)
+    return len(refused) + len(rows)
 
 
-async def _accept_one(conn: Connection, m: OutboundMessage, now: datetime) -> MessageEvent:
-    def event(state: str, thread_id: UUID | None, error: str | None = None) -> MessageEvent:
-        return MessageEvent(message_id=m.message_id, store_id=m.store_id, client_id=m.client_id,
-                            thread_id=thread_id, channel=m.channel, state=state,
-                            at=now, error=error)
-    client = await conn.fetchrow(sql.CLIENT_IN_STORE, m.client_id, m.store_id)
-    if client is None:  # another store's client, or none: nothing is recorded
-        log.warning("outbound message refused", message_id=str(m.message_id),
-                    store_id=str(m.store_id), client_id=str(m.client_id),
-                    reason="client not in store")
-        return event("failed", None, f"client {m.client_id} not found in store {m.store_id}")
-    try:
-        thread_id = await thread_for(conn, m.store_id, m.client_id, m.channel, now, m.thread_id)
-    except ThreadNotFoundError as e:
-        log.warning("outbound message refused", message_id=str(m.message_id), reason=str(e))
-        return event("failed", None, str(e))
-    from_addr, to_addr, error = _addresses(m, client)
-    if m.channel == "in_app":
-        state, send_status = "delivered", "none"   # the thread is where it goes
-    elif error:
-        state, send_status = "failed", "none"
-    else:
-        state, send_status = "queued", "due"
-    await conn.execute(sql.INSERT_MESSAGE, m.message_id, m.store_id, m.client_id, thread_id,
-                       "outbound", m.channel, m.subject, m.text, m.html, from_addr, to_addr,
-                       state, error, None, None, send_status, now)
-    await touch(conn, thread_id, now, m.subject, m.text, m.channel)
-    return event(state, thread_id, error)
+def _columns(rows: Sequence[tuple[OutboundMessage, UUID, str | None, str | None, str,
+                                  str | None]]) -> list[list[Any]]:
+    """INSERT_MESSAGES' sixteen arrays."""
+    cols: list[list[Any]] = [[] for _ in range(16)]
+    for m, thread_id, from_addr, to_addr, state, error in rows:
+        send = "due" if state == "queued" else "none"
+        for col, value in zip(cols, (m.message_id, m.store_id, m.client_id, thread_id,
+                                     "outbound", m.channel, m.subject, m.text, m.html,
+                                     from_addr, to_addr, state, error, None, None, send),
+                              strict=True):
+            col.append(value)
+    return cols
+
+
+def _event_of(m: OutboundMessage, state: str, thread_id: UUID | None, at: datetime,
+              error: str | None) -> MessageEvent:
+    return MessageEvent(message_id=m.message_id, store_id=m.store_id, client_id=m.client_id,
+                        thread_id=thread_id, channel=m.channel, state=state, at=at,
+                        error=error)
 
 
 def _addresses(m: OutboundMessage, row: Record) -> tuple[str | None, str | None, str | None]:

@@ -3,42 +3,61 @@
 WAKE_CHANNEL = "messages_due"
 NOTIFY = "SELECT pg_notify($1, '')"
 
-# --- accepting outbound messages ---
+# --- accepting outbound messages (a batch at a time) ---
 
-CLIENT_IN_STORE = """
-SELECT c.id, c.phone, c.email, sc.sms_number, sc.email_address
-FROM clients c LEFT JOIN store_channels sc ON sc.store_id = c.store_id
-WHERE c.id = $1 AND c.store_id = $2 AND c.deleted_at IS NULL"""
+EXISTING_MESSAGES = "SELECT id FROM messages WHERE id = ANY ($1::uuid[])"
 
-MESSAGE_EXISTS = "SELECT 1 FROM messages WHERE id = $1"
+CLIENTS_IN_STORES = """
+SELECT c.id, c.store_id, c.phone, c.email, sc.sms_number, sc.email_address
+FROM clients c JOIN unnest($1::uuid[], $2::uuid[]) AS k(id, store_id)
+  ON c.id = k.id AND c.store_id = k.store_id
+LEFT JOIN store_channels sc ON sc.store_id = c.store_id
+WHERE c.deleted_at IS NULL"""
 
-INSERT_MESSAGE = """
+INSERT_MESSAGES = """
 INSERT INTO messages (id, store_id, client_id, thread_id, direction, channel, subject, text,
                       html, from_addr, to_addr, state, error, provider, provider_id,
                       send_status, next_send_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-        CASE WHEN $16 = 'due' THEN $17::timestamptz END, $17, $17)
+SELECT id, store_id, client_id, thread_id, direction, channel, subject, text, html, from_addr,
+       to_addr, state, error, provider, provider_id, send_status,
+       CASE WHEN send_status = 'due' THEN $17::timestamptz END, $17, $17
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+            $14::text[], $15::text[], $16::text[])
+    AS t(id, store_id, client_id, thread_id, direction, channel, subject, text, html,
+         from_addr, to_addr, state, error, provider, provider_id, send_status)
 ON CONFLICT DO NOTHING
 RETURNING id"""
 
-# --- threads ---
+# --- threads (a batch at a time) ---
 
-OPEN_THREAD = """
-SELECT id FROM threads WHERE store_id = $1 AND client_id = $2 AND status = 'open'
+THREADS_BY_IDS = """
+SELECT id, store_id, client_id FROM threads WHERE id = ANY ($1::uuid[]) ORDER BY id
 FOR UPDATE"""
 
-THREAD_OF = "SELECT id, store_id, client_id, status FROM threads WHERE id = $1 FOR UPDATE"
+OPEN_THREADS = """
+SELECT t.id, t.store_id, t.client_id
+FROM threads t JOIN unnest($1::uuid[], $2::uuid[]) AS k(store_id, client_id)
+  ON t.store_id = k.store_id AND t.client_id = k.client_id
+WHERE t.status = 'open' ORDER BY t.id
+FOR UPDATE OF t"""
 
-NEW_THREAD = """
+# A concurrent opener may win the one-open-thread index: those rows are not returned.
+NEW_THREADS = """
 INSERT INTO threads (id, store_id, client_id, channel, status, last_activity_at)
-VALUES ($1, $2, $3, $4, 'open', $5)
-ON CONFLICT DO NOTHING RETURNING id"""
+SELECT id, store_id, client_id, channel, 'open', $5
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[])
+    AS t(id, store_id, client_id, channel)
+ON CONFLICT DO NOTHING RETURNING id, store_id, client_id"""
 
-TOUCH_THREAD = """
-UPDATE threads SET last_activity_at = greatest(last_activity_at, $2),
-       last_preview = CASE WHEN $2 >= last_activity_at THEN $3 ELSE last_preview END,
-       channel = CASE WHEN $2 >= last_activity_at THEN $4 ELSE channel END
-WHERE id = $1"""
+TOUCH_THREADS = """
+UPDATE threads t
+SET last_activity_at = greatest(t.last_activity_at, k.at),
+    last_preview = CASE WHEN k.at >= t.last_activity_at THEN k.preview ELSE t.last_preview END,
+    channel = CASE WHEN k.at >= t.last_activity_at THEN k.channel ELSE t.channel END
+FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[])
+    AS k(id, at, preview, channel)
+WHERE t.id = k.id"""
 
 MARK_READ = """
 UPDATE threads SET operator_last_read_at = greatest(operator_last_read_at, $3)
