@@ -321,12 +321,9 @@ async def _true(value: bool) -> bool:
 
 
 async def _all_settled(pool: Pool, endpoint_ids: list[uuid.UUID]) -> bool:
-    pending = await pool.fetchval(
-        "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ANY($1::uuid[]) "
-        "AND state = 'pending'", endpoint_ids)
-    total = await pool.fetchval(
-        "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = ANY($1::uuid[])",
-        endpoint_ids)
-    return bool(total) and pending == 0
-
-
+    """Some delivery exists and none is pending (one query: one snapshot)."""
+    row = await pool.fetchrow(
+        "SELECT count(*) AS total, count(*) FILTER (WHERE state = 'pending') AS pending "
+        "FROM webhook_deliveries WHERE endpoint_id = ANY($1::uuid[])", endpoint_ids)
+    assert row is not None
+    return bool(row["total"]) and row["pending"] == 0
