@@ -17,7 +17,7 @@ from shared.topics import DELIVERY_CALLBACKS, MESSAGES_EVENTS, MESSAGES_OUTBOUND
 from tests import fake_providers as fp
 from tests.conftest import eventually
 from tests.fake_providers import FakeProviders
-from tests.kafka_helpers import Watcher, committed_total, end_offsets
+from tests.kafka_helpers import Watcher, committed_total, end_offsets, produce
 from tests.messaging_helpers import (
     Messaging,
     a_client,
@@ -129,6 +129,19 @@ async def test_messages_to_one_client_share_one_thread_and_a_foreign_thread_is_r
     assert event["state"] == "failed"
     assert "no thread" in event["error"]
     assert await message_row(pool, wrong["message_id"]) is None
+
+
+async def test_an_unreadable_outbound_message_does_not_stop_its_partition(
+        pool: Pool, messaging: Messaging) -> None:
+    store, _, _ = await store_with_channels(pool)
+    client = await a_client(pool, store.id)
+    good = outbound(store.id, client, "in_app", text="after the bad one")
+    key = str(good["message_id"]).encode()
+    await produce(messaging.settings.kafka_bootstrap_servers, MESSAGES_OUTBOUND,
+                  [b"{not json", {"message_id": "nope", "channel": "pigeon"}],
+                  keys=[key.decode()] * 2)
+    await send(messaging.settings, good)  # same key: the same partition, after them
+    await state_is(pool, good["message_id"], "delivered")
 
 
 async def test_another_stores_client_is_refused_and_nothing_is_sent(

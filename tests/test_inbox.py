@@ -106,6 +106,18 @@ async def test_inbound_sms_threads_join_close_open_anew_and_reopen(
     assert {m["state"] for m in detail["messages"]} == {"received"}
 
 
+async def test_an_inbound_sms_to_a_number_of_no_store_is_kept(
+        pool: Pool, messaging: Messaging, edge_http: httpx.AsyncClient) -> None:
+    nobody = a_number()
+    await sms_in(edge_http, nobody, a_number(), "wrong number")
+
+    async def kept() -> bool:
+        return bool(await pool.fetchval(
+            "SELECT count(*) FROM message_callbacks WHERE message_id IS NULL "
+            "AND payload->>'to_number' = $1", nobody))
+    await eventually(kept)
+
+
 async def test_an_inbound_sms_from_a_known_client_finds_them(
         pool: Pool, messaging: Messaging, edge_http: httpx.AsyncClient) -> None:
     store, number, _ = await store_with_channels(pool)
