@@ -36,7 +36,7 @@ class Dispatcher:
         self.pool, self.settings, self.session, self.allowed = pool, settings, session, allowed
         self.max_held = settings.webhook_max_in_flight * 2
         self.endpoint_share = settings.webhook_max_per_endpoint * 2
-        self.held: Counter[object] = Counter()       # claimed, not yet attempted, per endpoint
+        self.held: Counter[object] = Counter()       # claimed, attempt not over, per endpoint
         self.slots: dict[object, asyncio.Semaphore] = {}
         self.claimed: dict[int, Claimed] = {}        # claimed, not yet settled
         self.stopping = False
