@@ -2,6 +2,8 @@
 
 import asyncio
 
+from shared.db import Pool
+
 
 async def first_of(*events: asyncio.Event, within: float) -> None:
     """Return when any event is set, or after `within` seconds."""
@@ -11,3 +13,10 @@ async def first_of(*events: asyncio.Event, within: float) -> None:
     finally:
         for w in waiters:
             w.cancel()
+
+
+async def until_due(pool: Pool, query: str, cap: float) -> float:
+    """How long to sleep before the earliest scheduled row falls due: `query` gives seconds
+    (or NULL when nothing is scheduled); at least 10 ms, at most `cap`."""
+    seconds = await pool.fetchval(query)
+    return cap if seconds is None else min(max(float(seconds), 0.01), cap)

@@ -122,6 +122,19 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0,
             await asyncio.sleep(interval)
 
 
+async def until_healthy(runner: "asyncio.Task[None]", base_url: str) -> None:
+    """Wait for the edge run by `runner` to answer /healthz 200 (fail if the runner died)."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        async def up() -> bool:
+            if runner.done():
+                runner.result()
+            try:
+                return (await http.get("/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+        await eventually(up, within=60)
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """The services running in this test session, in their own consumer groups."""
@@ -141,15 +154,7 @@ async def pipeline(settings: Settings, pool: Pool) -> AsyncIterator[Pipeline]:
     runner = asyncio.create_task(run(s, [SERVICES[n] for n in ("edge", "ingest", "upsert",
                                                                 "imports", "relay")], stop))
     base_url = f"http://127.0.0.1:{s.http_port}"
-    async with httpx.AsyncClient(base_url=base_url) as http:
-        async def up() -> bool:
-            if runner.done():
-                runner.result()
-            try:
-                return (await http.get("/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-        await eventually(up, within=60)
+    await until_healthy(runner, base_url)
     yield Pipeline(settings=s, base_url=base_url)
     stop.set()
     await runner

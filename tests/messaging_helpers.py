@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from svix.webhooks import Webhook as SvixWebhook
 
 from schemas.upsert import UpsertCommand
@@ -24,7 +23,7 @@ from shared.runner import run
 from shared.settings import Settings
 from shared.topics import DELIVERY_CALLBACKS, INBOX_COMMANDS, MESSAGES_OUTBOUND
 from tests import fake_providers as fp
-from tests.conftest import eventually, free_port
+from tests.conftest import free_port, until_healthy
 from tests.kafka_helpers import fast_forward, produce
 
 RESEND_WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -56,15 +55,7 @@ async def running_messaging(settings: Settings, fake: fp.FakeProviders,
     task = asyncio.create_task(run(s, [SERVICES[n] for n in ("edge", "delivery", "relay")],
                                    stop))
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base) as http:
-        async def up() -> bool:
-            if task.done():
-                task.result()
-            try:
-                return (await http.get("/healthz")).status_code == 200
-            except httpx.TransportError:
-                return False
-        await eventually(up, within=60)
+    await until_healthy(task, base)
     try:
         yield Messaging(s, base)
     finally:

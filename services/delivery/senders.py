@@ -27,7 +27,7 @@ from services.delivery.providers import Accepted, send_email, send_sms
 from shared.db import Pool
 from shared.resources import Deps
 from shared.settings import Settings
-from shared.waiting import first_of
+from shared.waiting import first_of, until_due
 
 log = structlog.get_logger(__name__)
 IDLE_POLL_S = 1.0
@@ -63,7 +63,8 @@ class Senders:
                 for r in rows:
                     self._start(dict(r))
                 if len(rows) < self.settings.send_claim_batch:
-                    await first_of(stop, self.wake, self.room, within=await self._next_due())
+                    due = await until_due(self.pool, sql.NEXT_SEND, IDLE_POLL_S)
+                    await first_of(stop, self.wake, self.room, within=due)
         finally:
             for t in list(self.tasks):
                 t.cancel()
@@ -169,13 +170,6 @@ class Senders:
 
     def _pause_email(self, seconds: float) -> None:
         self.email_paused_until = max(self.email_paused_until, time.monotonic() + seconds)
-
-    async def _next_due(self) -> float:
-        seconds = await self.pool.fetchval(sql.NEXT_SEND)
-        if seconds is None:
-            return IDLE_POLL_S
-        return min(max(float(seconds), 0.01), IDLE_POLL_S)
-
 
 
 async def run_senders(deps: Deps, stop: asyncio.Event) -> None:

@@ -22,7 +22,7 @@ from services.webhooks.logic import Claimed, settle
 from shared.db import Pool
 from shared.resources import Deps
 from shared.settings import Settings
-from shared.waiting import first_of
+from shared.waiting import first_of, until_due
 
 log = structlog.get_logger(__name__)
 
@@ -61,8 +61,8 @@ class Dispatcher:
                     continue
                 got = await self._claim(wanted)
                 if got < wanted:  # nothing more due, or only for endpoints with full shares
-                    await first_of(stop, self.wake, self.room,
-                                 within=await self._until_next_due())
+                    due = await until_due(self.pool, sql.NEXT_DUE, IDLE_POLL_S)
+                    await first_of(stop, self.wake, self.room, within=due)
         finally:
             await self._drain()
             settler.cancel()
@@ -145,13 +145,6 @@ class Dispatcher:
         """Claimed but not attempted (or cut off): due again at once for whoever runs next."""
         if self.claimed:
             await self.pool.execute(sql.RELEASE, list(self.claimed))
-
-    async def _until_next_due(self) -> float:
-        seconds = await self.pool.fetchval(sql.NEXT_DUE)
-        if seconds is None:
-            return IDLE_POLL_S
-        return min(max(float(seconds), 0.01), IDLE_POLL_S)
-
 
 
 async def run_dispatcher(deps: Deps, stop: asyncio.Event) -> None:
