@@ -130,15 +130,16 @@ async def _inbound(pool: Pool, cb: ProviderCallback) -> str:
         text, subject = data.get("text"), data.get("subject")
         store_id = await pool.fetchval(sql.STORE_BY_EMAIL, ours)
     pid = provider_id(cb)
-    if store_id is None or not theirs or not pid:
-        async with pool.acquire() as conn:
-            await conn.fetchval(sql.LOG_CALLBACK, cb.provider, cb.callback_key, pid, "inbound",
-                                None, p, cb.received_at)
-        log.warning("inbound message for no store kept", provider=cb.provider, to=ours,
-                    provider_id=pid)
-        return "unknown"
-    client_id = await _client_for(pool, cb, store_id, theirs)
-    if client_id is None:
+    client_id = (await _client_for(pool, cb, store_id, theirs)
+                 if store_id is not None and theirs and pid else None)
+    if store_id is None or client_id is None or not pid:
+        # kept (unlinked) and reported: no store owns `ours`, or the sender is unusable
+        await pool.fetchval(sql.LOG_CALLBACK, cb.provider, cb.callback_key, pid, "inbound",
+                            None, p, cb.received_at)
+        log.warning("inbound message kept unthreaded", provider=cb.provider, to=ours,
+                    sender=theirs, provider_id=pid,
+                    reason="no store has this number/address" if store_id is None
+                    else "the sender is not a usable phone/email")
         return "unknown"
     channel = "sms" if cb.provider == "sendblue" else "email"
     message_id = uuid.uuid5(INBOUND_NAMESPACE, f"{cb.provider}:{pid}")
