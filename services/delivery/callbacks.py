@@ -16,7 +16,14 @@ from schemas.messages import MessageEvent, ProviderCallback
 from schemas.upsert import UpsertCommand
 from services.delivery import sql
 from services.delivery.states import forward, resend_state, sendblue_state
-from services.delivery.threads import Activity, Want, publish_states, threads_for, touch
+from services.delivery.threads import (
+    Activity,
+    Want,
+    publish_states,
+    row_event,
+    threads_for,
+    touch,
+)
 from shared.db import Connection, Pool
 from shared.normalize import check_email, email_key, to_e164
 from shared.resolver import resolve_batch
@@ -106,12 +113,8 @@ async def _apply_statuses(conn: Connection, batch: Sequence[ProviderCallback]
     if changed:
         await conn.execute(sql.SET_STATES, [messages[k]["id"] for k in changed],
                            [states[k] for k in changed], [errors.get(k) for k in changed])
-        await publish_states(conn, [MessageEvent(
-            message_id=messages[k]["id"], store_id=messages[k]["store_id"],
-            client_id=messages[k]["client_id"], thread_id=messages[k]["thread_id"],
-            channel=messages[k]["channel"], state=states[k], at=ats[k],
-            error=errors.get(k))
-            for k in changed])
+        await publish_states(conn, [row_event(messages[k], states[k], ats[k], errors.get(k))
+                                    for k in changed])
     return {"applied": len(fresh) - unknown, "duplicate": len(batch) - len(fresh),
             "unknown": unknown}
 

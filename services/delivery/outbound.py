@@ -12,7 +12,14 @@ from schemas.messages import MessageEvent, OutboundMessage
 from services.delivery import sql
 from services.delivery.providers import Accepted
 from services.delivery.states import forward
-from services.delivery.threads import Activity, Want, publish_states, threads_for, touch
+from services.delivery.threads import (
+    Activity,
+    Want,
+    publish_states,
+    row_event,
+    threads_for,
+    touch,
+)
 from shared.db import Pool
 
 log = structlog.get_logger(__name__)
@@ -121,7 +128,7 @@ async def record_sent(pool: Pool, message_id: UUID, accepted: Accepted, attempts
         if early:
             await conn.execute(sql.LINK_CALLBACKS, [cb["seq"] for cb in early], message_id)
         if state != row["state"]:
-            await publish_states(conn, [_event(row, state, None)])
+            await publish_states(conn, [row_event(row, state, datetime.now(UTC))])
 
 
 async def record_failed(pool: Pool, message_id: UUID, error: str, attempts: int) -> None:
@@ -132,10 +139,4 @@ async def record_failed(pool: Pool, message_id: UUID, error: str, attempts: int)
         state = forward(row["state"], "failed")
         await conn.execute(sql.SEND_FAILED, message_id, state, error, attempts)
         if state != row["state"]:
-            await publish_states(conn, [_event(row, state, error)])
-
-
-def _event(r: Record, state: str, error: str | None) -> MessageEvent:
-    return MessageEvent(message_id=r["id"], store_id=r["store_id"], client_id=r["client_id"],
-                        thread_id=r["thread_id"], channel=r["channel"], state=state,
-                        at=datetime.now(UTC), error=error)
+            await publish_states(conn, [row_event(row, state, datetime.now(UTC), error)])
