@@ -61,8 +61,8 @@ async def sendblue(deps: Deps, headers: dict[str, str], raw: bytes) -> Answer:
     if body is None:
         return Answer(400, {"error": "not a JSON object"})
     # One message's callbacks share a partition (its handle); inbound ones, the sender's.
-    key = str(body.get("message_handle") if body.get("is_outbound", True) is not False
-              else body.get("from_number") or body.get("message_handle"))
+    inbound = body.get("is_outbound") is False
+    key = str((body.get("from_number") if inbound else None) or body.get("message_handle"))
     return await _publish(deps, key, ProviderCallback(
         provider="sendblue", callback_key=hashlib.sha256(raw).hexdigest(),
         received_at=datetime.now(UTC), payload=body))
