@@ -9,13 +9,16 @@ on these machines, measured with bench/ingest.py; its consumer metrics stay in /
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, ValidationError
 
 from shared.settings import Settings
 
@@ -75,3 +78,21 @@ def raw_batch_subscriber(router: KafkaRouter, topic: str, *, group: str, max_rec
             await handler(raw if isinstance(raw, tuple) else (raw,))
         return consume
     return register
+
+
+M = TypeVar("M", bound=BaseModel)
+log = structlog.get_logger(__name__)
+
+
+def decode_records(model: type[M], records: Records, service: str) -> list[tuple[M, str]]:
+    """The valid payloads of a raw batch, each with its `topic:partition:offset`. An invalid
+    one is logged with its reason and skipped: it never stops the partition."""
+    out = []
+    for r in records:
+        where = f"{r.topic}:{r.partition}:{r.offset}"
+        try:
+            out.append((model.model_validate_json(r.value or b""), where))
+        except ValidationError as e:
+            log.error("invalid message skipped", service=service, at=where,
+                      errors=e.errors(include_url=False, include_input=False))
+    return out

@@ -5,6 +5,7 @@ consumer groups, or its own scratch database, so tests run in any order and in a
 """
 
 import asyncio
+import inspect
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -113,12 +114,16 @@ def free_port() -> int:
         return port
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0,
+async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float = 20.0,
                      interval: float = 0.1) -> None:
-    """Wait until `check()` is true; fail after `within` seconds. Polls: the state lives in
-    another process (Kafka, PostgreSQL), so there is no event to wait on."""
+    """Wait until `check()` is true (it may be a coroutine); fail after `within` seconds.
+    Polls: the state lives in another process (Kafka, PostgreSQL), so there is no event to
+    wait on."""
     async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110
+        while True:
+            result = check()
+            if await result if inspect.isawaitable(result) else result:
+                return
             await asyncio.sleep(interval)
 
 

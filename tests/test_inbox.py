@@ -156,7 +156,7 @@ async def test_a_reply_goes_out_on_the_thread(
     reply_id = uuid.uuid4()
     await command(messaging.settings, command="reply", store_id=store.id,
                   thread_id=thread["id"], channel="sms", text="Pong", message_id=reply_id)
-    await eventually(lambda: _true(any(r.body["content"] == "Pong"
+    await eventually(lambda: (any(r.body["content"] == "Pong"
                                        for r in fake.sendblue.accepted)))
     sent = next(r for r in fake.sendblue.accepted if r.body["content"] == "Pong")
     assert (sent.body["number"], sent.body["from_number"]) == (sender, number)
@@ -225,8 +225,5 @@ async def cli(*args: str) -> tuple[int, Any, str]:
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     return proc.returncode or 0, json.loads(out) if out.strip() else None, err.decode()
 
-
-async def _true(value: bool) -> bool:
-    return value
 
 

@@ -76,7 +76,7 @@ async def test_every_event_reaches_every_endpoint_once_even_when_redelivered(
     await publish_events(service, events)
     await publish_events(service, events)  # Kafka redelivers: the same events again
 
-    await eventually(lambda: _true(len(a.received) >= 20 and len(b.received) >= 20))
+    await eventually(lambda: len(a.received) >= 20 and len(b.received) >= 20)
     await consumed_everything(service)
     await eventually(lambda: _all_settled(pool, [ea["id"], eb["id"]]))
 
@@ -193,7 +193,7 @@ async def test_an_endpoint_failing_for_the_whole_window_is_disabled(
         await publish_events(service, [client_event(store.id)])
         (news,) = await watcher.take(lambda v: v["endpoint_id"] == str(e_old["id"]))
     assert news["reason"] == "failing"
-    await eventually(lambda: _true(len(young.received) >= 2))  # still retried
+    await eventually(lambda: len(young.received) >= 2)  # still retried
     listed = {e["id"]: e for e in await endpoints.list_endpoints(pool, store.id)}
     assert listed[e_old["id"]]["disabled_reason"] == "failing"
     assert listed[e_young["id"]]["disabled_at"] is None
@@ -215,13 +215,13 @@ async def test_replay_after_re_enabling_sends_what_was_kept(
 
     await endpoints.set_enabled(pool, endpoint["id"], True)
     assert await endpoints.replay_failed(pool, endpoint["id"], since) == 3
-    await eventually(lambda: _true(len(hook.received) == 3))
+    await eventually(lambda: len(hook.received) == 3)
     assert sorted(hook.ids()) == sorted(str(e.id) for e in events)
 
     # One delivery, even a succeeded one, can be sent again: same webhook-id.
     one = (await deliveries(pool, endpoint["id"]))[0]
     await endpoints.replay_delivery(pool, one["id"])
-    await eventually(lambda: _true(len(hook.received) == 4))
+    await eventually(lambda: len(hook.received) == 4)
     assert hook.received[-1].id == str(one["event_id"])
 
 
@@ -238,7 +238,7 @@ async def test_endpoints_get_only_their_store_and_their_event_types(
     theirs = [client_event(s2.id, "client.updated")]
     await publish_events(service, mine + theirs)
 
-    await eventually(lambda: _true(len(every.received) == 3 and len(other.received) == 1
+    await eventually(lambda: (len(every.received) == 3 and len(other.received) == 1
                                    and len(created_only.received) == 1))
     await consumed_everything(service)
     assert sorted(every.ids()) == sorted(str(e.id) for e in mine)
@@ -259,7 +259,7 @@ async def test_secret_rotation_signs_with_both_secrets_for_the_overlap(
     assert new.startswith("whsec_")
     hook.secrets = [new]  # a receiver that switched at once keeps verifying
     await publish_events(service, [client_event(store.id)])
-    await eventually(lambda: _true(len(hook.received) == 1))
+    await eventually(lambda: len(hook.received) == 1)
     during = hook.received[0]
     assert len(during.headers["webhook-signature"].split(" ")) == 2
     _verify(old, during)  # and one that has not switched yet too
@@ -267,7 +267,7 @@ async def test_secret_rotation_signs_with_both_secrets_for_the_overlap(
     await pool.execute("UPDATE webhook_endpoints SET previous_secret_until = now() "
                        "WHERE id = $1", endpoint["id"])  # the overlap is over
     await publish_events(service, [client_event(store.id)])
-    await eventually(lambda: _true(len(hook.received) == 2))
+    await eventually(lambda: len(hook.received) == 2)
     after = hook.received[1]
     _verify(new, after)
     with pytest.raises(WebhookVerificationError):
@@ -284,7 +284,7 @@ async def test_a_dead_endpoint_does_not_delay_a_live_one(
     events = [client_event(store.id) for _ in range(100)]
     await publish_events(service, events)
 
-    await eventually(lambda: _true(len(live.received) == 100))
+    await eventually(lambda: len(live.received) == 100)
     # Every live delivery went through while the dead endpoint had not answered once, and it
     # holds no more connections than its own share.
     assert dead.open_requests > 0
@@ -305,7 +305,7 @@ async def test_a_client_created_through_the_api_reaches_its_stores_endpoint(
                                   headers={"Authorization": f"Bearer {key.token}"},
                                   json={"email": "Hooked@Shop.com", "name": "Hooked Person"})
     assert created.status_code == 201, created.text
-    await eventually(lambda: _true(len(hook.received) == 1))
+    await eventually(lambda: len(hook.received) == 1)
     body = hook.received[0].json
     assert body["type"] == "client.created"
     assert body["data"]["id"] == created.json()["client"]["id"]
@@ -315,9 +315,6 @@ async def test_a_client_created_through_the_api_reaches_its_stores_endpoint(
 def _verify(secret: str, received: Any) -> None:
     Webhook(secret).verify(received.body, received.headers)
 
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _all_settled(pool: Pool, endpoint_ids: list[uuid.UUID]) -> bool:

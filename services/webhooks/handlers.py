@@ -3,11 +3,10 @@ endpoint can slow the partition down)."""
 
 import structlog
 from faststream.kafka import KafkaRouter
-from pydantic import ValidationError
 
 from schemas.events import ClientEvent
 from services.webhooks.logic import record_deliveries
-from shared.broker import Records, raw_batch_subscriber
+from shared.broker import Records, decode_records, raw_batch_subscriber
 from shared.resources import Deps
 from shared.topics import EVENTS
 
@@ -21,14 +20,8 @@ def router(deps: Deps) -> KafkaRouter:
     @raw_batch_subscriber(r, EVENTS, group=deps.settings.group_prefix + GROUP,
                           max_records=deps.settings.webhooks_batch_size)
     async def on_events(records: Records) -> None:
-        events = []
-        for record in records:
-            try:
-                events.append(ClientEvent.model_validate_json(record.value or b""))
-            except ValidationError as e:  # only our relay writes here: a bug, not input
-                log.error("unreadable client event skipped", service="webhooks",
-                          topic=record.topic, partition=record.partition,
-                          offset=record.offset, error=str(e))
+        # only our relay writes here: an invalid event is a bug, logged and skipped
+        events = [e for e, _ in decode_records(ClientEvent, records, "webhooks")]
         created = await record_deliveries(deps.pool, events)
         log.debug("webhook deliveries recorded", service="webhooks", events=len(events),
                   deliveries=created)
