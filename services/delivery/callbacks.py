@@ -109,7 +109,7 @@ async def _apply_statuses(conn: Connection, batch: Sequence[ProviderCallback]
             ats[key] = cb.received_at
     changed = [k for k, st in states.items() if st != messages[k]["state"]]
     if links:
-        await conn.execute(sql.LINK_MANY, [x[0] for x in links], [x[1] for x in links])
+        await conn.execute(sql.LINK_CALLBACKS, [x[0] for x in links], [x[1] for x in links])
     if changed:
         await conn.execute(sql.SET_STATES, [messages[k]["id"] for k in changed],
                            [states[k] for k in changed], [errors.get(k) for k in changed])
@@ -157,7 +157,7 @@ async def _inbound(pool: Pool, cb: ProviderCallback) -> str:
         created = await conn.fetch(sql.INSERT_MESSAGES, *[[v] for v in (
             message_id, store_id, client_id, thread_id, "inbound", channel, subject, text,
             None, theirs, ours, "received", None, cb.provider, pid, "none")], cb.received_at)
-        await conn.execute(sql.LINK_CALLBACKS, [seq], message_id)
+        await conn.execute(sql.LINK_CALLBACKS, [seq], [message_id])
         if created:
             await touch(conn, [Activity(thread_id, cb.received_at, subject, text, channel)])
             await publish_states(conn, [MessageEvent(

@@ -126,7 +126,8 @@ async def record_sent(pool: Pool, message_id: UUID, accepted: Accepted, attempts
         await conn.execute(sql.SENT, message_id, accepted.provider, accepted.provider_id, state,
                            error, attempts)
         if early:
-            await conn.execute(sql.LINK_CALLBACKS, [cb["seq"] for cb in early], message_id)
+            await conn.execute(sql.LINK_CALLBACKS, [cb["seq"] for cb in early],
+                               [message_id] * len(early))
         if state != row["state"]:
             await publish_states(conn, [row_event(row, state, datetime.now(UTC))])
 

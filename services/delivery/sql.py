@@ -128,7 +128,8 @@ FROM messages m JOIN unnest($1::text[], $2::text[]) AS k(provider, provider_id)
 ORDER BY m.id
 FOR UPDATE OF m"""
 
-LINK_MANY = """
+# Callbacks (seq) attached to their messages, pairwise.
+LINK_CALLBACKS = """
 UPDATE message_callbacks c SET message_id = k.message_id
 FROM unnest($1::bigint[], $2::uuid[]) AS k(seq, message_id) WHERE c.seq = k.seq"""
 
@@ -136,7 +137,6 @@ SET_STATES = """
 UPDATE messages m SET state = k.state, error = coalesce(k.error, m.error), updated_at = now()
 FROM unnest($1::uuid[], $2::text[], $3::text[]) AS k(id, state, error) WHERE m.id = k.id"""
 
-LINK_CALLBACKS = "UPDATE message_callbacks SET message_id = $2 WHERE seq = ANY ($1::bigint[])"
 
 # Callbacks that arrived before the send's answer was recorded: applied once it is.
 UNMATCHED_FOR = """
