@@ -3,12 +3,13 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
-from schemas.common import Contract
+from schemas.common import Contract, clean_text
 
 ClientType = Literal["retail", "wholesale"]
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+# Trimmed, and free of what no store can keep (NUL, lone surrogates): refused naming the field.
+Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(clean_text)]
 
 MAX_TAGS = 250
 NEED_CONTACT = "email or phone is required"

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from schemas.common import Contract, FieldError
+from schemas.common import CleanStr, Contract, FieldError
 from schemas.ingest import ClientType
 
 Outcome = Literal["created", "matched_external_id", "matched_email", "rejected"]
@@ -18,21 +18,21 @@ OnMatch = Literal["fill", "skip", "update"]
 class UpsertCommand(Contract):
     """One client record, validated and normalized, bound to its store and source."""
 
-    request_id: str = Field(max_length=128)
+    request_id: CleanStr = Field(max_length=128)
     store_id: UUID
     integration_key_id: UUID | None = None
-    source_label: str | None = None
-    external_id: str | None = None
-    email: str | None = Field(default=None, description="as entered, trimmed")
-    email_key: str | None = Field(default=None, description="trimmed, NFC, case-folded")
-    phone: str | None = Field(default=None, description="E.164")
-    name: str
-    first_name: str | None = None
-    last_name: str | None = None
-    company: str | None = None
+    source_label: CleanStr | None = None
+    external_id: CleanStr | None = None
+    email: CleanStr | None = Field(default=None, description="as entered, trimmed")
+    email_key: CleanStr | None = Field(default=None, description="trimmed, NFC, case-folded")
+    phone: CleanStr | None = Field(default=None, description="E.164")
+    name: CleanStr
+    first_name: CleanStr | None = None
+    last_name: CleanStr | None = None
+    company: CleanStr | None = None
     type: ClientType | None = Field(default=None, description="absent: retail on create")
-    tags: list[str] = Field(default_factory=list)
-    notes: str | None = None
+    tags: list[CleanStr] = Field(default_factory=list)
+    notes: CleanStr | None = None
     on_match: OnMatch = "fill"
     received_at: datetime
 

@@ -2,16 +2,21 @@
 
 Automatic topic creation is off on our brokers: every topic is created here with an explicit
 partition count. Provisioning creates what is missing, grows a topic that has fewer partitions than
-configured (Kafka cannot shrink one), and leaves everything else alone, so it is safe to run on
-every start and from several processes at once.
+configured (Kafka cannot shrink one), sets the topic configs we rely on, and leaves everything else
+alone, so it is safe to run on every start and from several processes at once.
+
+Replication follows the cluster: factor min(3, brokers), and with 3 replicas min.insync.replicas
+2, so that an acks=all write survives the loss of any one broker. (The factor of an existing topic
+is not changed here: that is a reassignment, an operator's decision.)
 """
 
 import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import for_code
 
 from shared.settings import Settings
@@ -35,29 +40,45 @@ HIGH_VOLUME = (INGEST, UPSERT, UPSERT_RESULTS, EVENTS, IMPORT_CHUNKS,
                MESSAGES_OUTBOUND, MESSAGES_EVENTS, DELIVERY_CALLBACKS)
 LOW_VOLUME = (INGEST_DLQ, IMPORT_PROGRESS, INBOX_COMMANDS, WEBHOOK_EVENTS)
 
+# The ingest topic is stamped by the broker: a record's timestamp is when we received it, the
+# same on every redelivery, so a re-processed batch publishes the very same messages.
+CONFIGS: dict[str, dict[str, str]] = {INGEST: {"message.timestamp.type": "LogAppendTime"}}
+
 _TOPIC_ALREADY_EXISTS = 36
+_DYNAMIC_TOPIC_CONFIG = 1
 
 
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int
+    configs: Mapping[str, str] = field(default_factory=dict)
 
 
 def project_topics(settings: Settings) -> list[TopicSpec]:
-    return [TopicSpec(t, settings.topic_partitions) for t in HIGH_VOLUME] + [
-        TopicSpec(t, settings.topic_partitions_low) for t in LOW_VOLUME
+    return [TopicSpec(t, settings.topic_partitions, CONFIGS.get(t, {})) for t in HIGH_VOLUME] + [
+        TopicSpec(t, settings.topic_partitions_low, CONFIGS.get(t, {})) for t in LOW_VOLUME
     ]
+
+
+def replication_for(brokers: int) -> tuple[int, dict[str, str]]:
+    """Replication factor and the configs that go with it, for a cluster of `brokers`."""
+    factor = min(3, max(brokers, 1))
+    return factor, ({"min.insync.replicas": "2"} if factor >= 3 else {})
 
 
 async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> dict[str, int]:
     """Create or grow the topics; return each one's partition count afterwards."""
+    specs = list(specs)
     wanted = {s.name: s.partitions for s in specs}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
+        factor, replica_configs = replication_for(len((await admin.describe_cluster())["brokers"]))
+        configs = {s.name: {**replica_configs, **s.configs} for s in specs}
         existing = await _partition_counts(admin, list(wanted))
-        missing = [NewTopic(name, n, 1) for name, n in wanted.items() if name not in existing]
+        missing = [NewTopic(name, n, factor, topic_configs=configs[name])
+                   for name, n in wanted.items() if name not in existing]
         if missing:
             response = await admin.create_topics(missing)
             for name, code, *_ in response.topic_errors:
@@ -69,9 +90,27 @@ async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> d
         if grow:
             await admin.create_partitions(grow)
             log.info("topics grown", topics={k: v.total_count for k, v in grow.items()})
+        await _set_configs(admin, {name: configs[name] for name in existing})
         return await _settled_counts(admin, wanted)
     finally:
         await admin.close()
+
+
+async def _set_configs(admin: AIOKafkaAdminClient, wanted: dict[str, dict[str, str]]) -> None:
+    """Existing topics get the configs we rely on. AlterConfigs replaces a topic's dynamic
+    configs as a whole, so it is sent only where they differ from what we want."""
+    names = [n for n, c in wanted.items() if c]
+    if not names:
+        return
+    described = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    current = {res[3]: {c[0]: c[1] for c in res[4] if c[3] == _DYNAMIC_TOPIC_CONFIG}
+               for response in described for res in response.resources}
+    stale = [n for n in names if current.get(n) != wanted[n]]
+    if stale:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n, wanted[n]) for n in stale])
+        log.info("topic configs set", topics=stale)
 
 
 async def _settled_counts(admin: AIOKafkaAdminClient, wanted: dict[str, int],

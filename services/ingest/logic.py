@@ -1,8 +1,16 @@
 """One batch of `clients.ingest.v1` records -> upsert commands, dead letters, rejected results.
 
-Order of checks: malformed (not a JSON object) -> unauthorized (missing, unknown or revoked key;
-nothing about the record is trusted before this) -> invalid (fields, store, email, phone).
-The integration key is never logged, stored or forwarded: dead letters carry it redacted.
+Order of checks: malformed (not a JSON object we can read) -> unauthorized (missing, unknown or
+revoked key; nothing about the record is trusted before this) -> invalid (fields, store, email,
+phone). Whatever a producer puts on the topic ends here as a command or a dead letter with its
+reason: nothing a record holds can raise out of the batch (invariant 10).
+
+A batch is published again if it is redelivered (an outage after part of it was published). Its
+outputs are then the same messages under the same keys, byte for byte: every timestamp comes from
+the record (the topic stamps LogAppendTime), so downstream deduplication by request id holds.
+
+Tokens never travel: dead letters carry the payload with every `pck_…` token redacted, wherever
+it stands, and nothing logs one.
 """
 
 import asyncio
@@ -17,7 +25,7 @@ import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
-from schemas.common import FieldError
+from schemas.common import FieldError, clean_text
 from schemas.dlq import DeadLetter, Source
 from schemas.ingest import IngestRecord
 from schemas.upsert import UpsertCommand, UpsertResult
@@ -25,16 +33,19 @@ from services.ingest.errors import RejectedError
 from shared.db import Pool
 from shared.normalize import InvalidRecordError, field_errors, to_command
 from shared.publish import publish_keyed
+from shared.redact import redact_bytes, redact_json, redact_text
 from shared.stores import KeyIdentity, authenticate_many
 from shared.topics import INGEST_DLQ, UPSERT, UPSERT_RESULTS
 
 log = structlog.get_logger(__name__)
 
-REDACTED = "[redacted]"
 MAX_REQUEST_ID = 128
 # A dead letter carries at most this much of the original: a record near Kafka's message size
 # limit would otherwise make a letter over it, which could never be published.
 MAX_LETTER_PAYLOAD = 256 * 1024
+# And at most this many field errors, each this long (30,000 unknown keys are one answer).
+MAX_ERRORS = 50
+MAX_ERROR_TEXT = 300
 
 
 @dataclass(frozen=True)
@@ -43,9 +54,15 @@ class BatchSummary:
     rejected: int
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A record that is not JSON we can read, and why."""
+
+    why: str
+
+
 async def ingest_batch(pool: Pool, producer: AIOKafkaProducer,
                        records: Sequence["ConsumerRecord[bytes, bytes]"]) -> BatchSummary:
-    now = datetime.now(UTC)
     bodies = [_decode(r.value) for r in records]
     tokens = {b["integration_key"] for b in bodies
               if isinstance(b, dict) and isinstance(b.get("integration_key"), str)}
@@ -54,44 +71,67 @@ async def ingest_batch(pool: Pool, producer: AIOKafkaProducer,
     commands: list[UpsertCommand] = []
     dead: list[tuple[DeadLetter, KeyIdentity | None]] = []
     for record, body in zip(records, bodies, strict=True):
+        at = received_at(record)
         request_id = _request_id(record, body)
         token = body.get("integration_key") if isinstance(body, dict) else None
         identity = identities.get(token) if isinstance(token, str) else None
         try:
-            commands.append(_to_command(body, identity, request_id, now))
+            commands.append(_to_command(body, identity, request_id, at))
+            continue
         except RejectedError as e:
-            dead.append((_dead_letter(record, body, request_id, e, now), identity))
-            log.info("record rejected", request_id=request_id, reason=e.reason,
-                     errors=[x.model_dump() for x in e.errors], topic=record.topic,
-                     partition=record.partition, offset=record.offset)
+            error = e
+        except Exception as e:  # input we did not foresee is still only input
+            error = RejectedError("malformed", [FieldError(
+                field="payload", message=f"could not be processed ({type(e).__name__})")])
+        letter = _dead_letter(record, body, request_id, error, at)
+        dead.append((letter, identity))
+        log.info("record rejected", request_id=request_id, reason=letter.reason,
+                 errors=[x.model_dump() for x in letter.errors[:5]], topic=record.topic,
+                 partition=record.partition, offset=record.offset)
 
     await asyncio.gather(
         publish_keyed(producer, UPSERT, [(_partition_key(c), c) for c in commands]),
-        publish_keyed(producer, INGEST_DLQ, [(d.request_id, d) for d, _ in dead]),
+        publish_keyed(producer, INGEST_DLQ, [(d.request_id, _carried(d)) for d, _ in dead]),
         publish_keyed(producer, UPSERT_RESULTS, [(d.request_id, _rejected(d, i)) for d, i in dead]),
     )
     return BatchSummary(accepted=len(commands), rejected=len(dead))
 
 
+def received_at(record: "ConsumerRecord[bytes, bytes]") -> datetime:
+    """When the broker took the record: the same on every redelivery."""
+    return datetime.fromtimestamp(record.timestamp / 1000, UTC)
+
+
 def _decode(raw: bytes | None) -> Any:
-    """The JSON value, or the raw bytes when they are not JSON."""
-    if raw is None:
-        return b""
+    """The JSON value, or why the bytes are not JSON we can read."""
+    if not raw:
+        return Unreadable("empty")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return raw
+    except UnicodeDecodeError:
+        return Unreadable("not UTF-8 text")
+    except json.JSONDecodeError as e:
+        return Unreadable(f"not JSON ({e.msg} at byte {e.pos})")
+    except RecursionError:
+        return Unreadable("JSON nested too deeply")
+    except ValueError as e:  # e.g. an integer past Python's int-conversion limit
+        return Unreadable(f"unreadable JSON value ({str(e)[:100]})")
 
 
 def _request_id(record: "ConsumerRecord[bytes, bytes]", body: Any) -> str:
     given = body.get("request_id") if isinstance(body, dict) else None
-    if isinstance(given, str) and given.strip() and len(given.strip()) <= MAX_REQUEST_ID:
-        return given.strip()
+    if isinstance(given, str) and 0 < len(given.strip()) <= MAX_REQUEST_ID:
+        try:
+            return redact_text(clean_text(given.strip()))
+        except ValueError:
+            pass  # a request id no key or row can hold: the record's own position instead
     return f"{record.topic}:{record.partition}:{record.offset}"
 
 
 def _to_command(body: Any, identity: KeyIdentity | None, request_id: str,
-                now: datetime) -> UpsertCommand:
+                at: datetime) -> UpsertCommand:
+    if isinstance(body, Unreadable):
+        raise RejectedError("malformed", [FieldError(field="payload", message=body.why)])
     if not isinstance(body, dict):
         raise RejectedError("malformed", [FieldError(field="payload",
                                                      message="not a JSON object")])
@@ -106,7 +146,7 @@ def _to_command(body: Any, identity: KeyIdentity | None, request_id: str,
         record = IngestRecord.model_validate(body)
         return to_command(record, request_id=request_id, store_id=identity.store_id,
                           region=identity.region, integration_key_id=identity.key_id,
-                          source_label=identity.label, received_at=now)
+                          source_label=identity.label, received_at=at)
     except ValidationError as e:
         raise RejectedError("invalid", field_errors(e)) from None
     except InvalidRecordError as e:
@@ -118,22 +158,51 @@ def _partition_key(c: UpsertCommand) -> str:
     return f"{c.store_id}/{c.email_key or c.external_id or c.request_id}"
 
 
+def _bounded(errors: list[FieldError]) -> list[FieldError]:
+    """At most MAX_ERRORS errors of bounded length, safe to serialize, tokens redacted."""
+    def text(s: str) -> str:
+        s = redact_text(s[:MAX_ERROR_TEXT])
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+    out = [FieldError(field=text(e.field), message=text(e.message)) for e in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        out.append(FieldError(field="record",
+                              message=f"and {len(errors) - MAX_ERRORS} more errors"))
+    return out
+
+
 def _dead_letter(record: "ConsumerRecord[bytes, bytes]", body: Any, request_id: str,
-                 error: RejectedError, now: datetime) -> DeadLetter:
-    if isinstance(body, bytes):
-        payload: Any = base64.b64encode(body).decode("ascii")
-    elif isinstance(body, dict) and "integration_key" in body:
-        payload = {**body, "integration_key": REDACTED}
+                 error: RejectedError, at: datetime) -> DeadLetter:
+    size = len(record.value or b"")
+    payload: Any
+    if isinstance(body, Unreadable) or size > MAX_LETTER_PAYLOAD:
+        payload = _raw_payload(redact_bytes(record.value or b""), size)
     else:
-        payload = body
-    if len(record.value or b"") > MAX_LETTER_PAYLOAD:
-        raw = json.dumps(payload).encode() if not isinstance(body, bytes) else body
-        payload = {"truncated": True, "size": len(record.value or b""),
-                   "head_base64": base64.b64encode(raw[:MAX_LETTER_PAYLOAD]).decode("ascii")}
-    return DeadLetter(request_id=request_id, reason=error.reason, errors=error.errors,
-                      payload=payload, rejected_at=now,
+        try:
+            payload = redact_json(body)
+        except (ValueError, RecursionError):
+            payload = _raw_payload(redact_bytes(record.value or b""), size)
+    return DeadLetter(request_id=request_id, reason=error.reason, errors=_bounded(error.errors),
+                      payload=payload, rejected_at=at,
                       source=Source(topic=record.topic, partition=record.partition,
                                     offset=record.offset))
+
+
+def _raw_payload(raw: bytes, size: int) -> Any:
+    if size <= MAX_LETTER_PAYLOAD:
+        return base64.b64encode(raw).decode("ascii")
+    return {"truncated": True, "size": size,
+            "head_base64": base64.b64encode(raw[:MAX_LETTER_PAYLOAD]).decode("ascii")}
+
+
+def _carried(letter: DeadLetter) -> DeadLetter:
+    """The letter as it can travel: a payload that does not serialize (a lone surrogate, nesting
+    deeper than the serializer goes) travels as base64 of its redacted ASCII JSON text."""
+    try:
+        letter.model_dump_json()
+    except (ValueError, RecursionError):
+        text = json.dumps(letter.payload).encode("ascii")
+        return letter.model_copy(update={"payload": _raw_payload(text, len(text))})
+    return letter
 
 
 def _rejected(dead: DeadLetter, identity: KeyIdentity | None) -> UpsertResult:
