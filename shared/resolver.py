@@ -63,6 +63,7 @@ class _Plan:
     created: dict[UUID, dict[str, Any]] = field(default_factory=dict)  # new snapshots
     matched: dict[UUID, list[UpsertCommand]] = field(default_factory=dict)  # existing clients
     by_external: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
+    known_external: dict[tuple[UUID, str], UUID] = field(default_factory=dict)  # as looked up
     by_email: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
     touches: list[tuple[UpsertCommand, UpsertResult]] = field(default_factory=list)
 
@@ -125,12 +126,13 @@ async def _resolve(conn: Connection, commands: Sequence[UpsertCommand]) -> list[
 async def _skip_done_requests(conn: Connection, commands: Sequence[UpsertCommand],
                               plan: _Plan) -> list[int]:
     rows = await conn.fetch(sql.DONE_REQUESTS, [c.store_id for c in commands],
+                            [c.integration_key_id for c in commands],
                             [c.request_id for c in commands])
-    done = {(r["store_id"], r["request_id"]): r for r in rows}
+    done = {(r["store_id"], r["integration_key_id"], r["request_id"]): r for r in rows}
     pending: list[int] = []
-    first_of: dict[tuple[UUID, str], int] = {}
+    first_of: dict[tuple[UUID, UUID | None, str], int] = {}
     for i, c in enumerate(commands):
-        key = (c.store_id, c.request_id)
+        key = (c.store_id, c.integration_key_id, c.request_id)
         if key in done:
             r = done[key]
             plan.results[i] = UpsertResult(request_id=c.request_id, store_id=c.store_id,
@@ -149,8 +151,9 @@ async def _look_up(conn: Connection, commands: Sequence[UpsertCommand], plan: _P
     if externals:
         rows = await conn.fetch(sql.BY_EXTERNAL_ID, [key for key, _ in externals],
                                 [ext for _, ext in externals])
-        plan.by_external.update({(r["integration_key_id"], r["external_id"]): r["client_id"]
-                                 for r in rows})
+        plan.known_external = {(r["integration_key_id"], r["external_id"]): r["client_id"]
+                               for r in rows}
+        plan.by_external.update(plan.known_external)
     with_email = [c for c in commands if c.email_key]
     if with_email:
         rows = await conn.fetch(sql.BY_EMAIL, [c.store_id for c in with_email],
@@ -283,10 +286,20 @@ def _columns(rows: Sequence[dict[str, Any]], cols: Sequence[str]) -> list[list[A
 
 
 async def _attach_external_ids(conn: Connection, plan: _Plan) -> None:
-    attach = {k: r.client_id for c, r in plan.touches if (k := _external_key(c))}
-    if attach:
-        await conn.execute(sql.ATTACH_EXTERNAL_IDS, [k for k, _ in attach],
-                           [e for _, e in attach], list(attach.values()))
+    """Map each external id to its client, unless the lookup already found it so."""
+    attach = {k: r.client_id for c, r in plan.touches
+              if (k := _external_key(c)) and plan.known_external.get(k) != r.client_id}
+    if not attach:
+        return
+    inserted = await conn.fetch(sql.ATTACH_EXTERNAL_IDS, *_pairs(attach))
+    held = {k: v for k, v in attach.items() if k not in
+            {(r["integration_key_id"], r["external_id"]) for r in inserted}}
+    if held and len(await conn.fetch(sql.REPOINT_EXTERNAL_IDS, *_pairs(held))) != len(held):
+        raise ConcurrentCreateError("an external id was mapped to another client meanwhile")
+
+
+def _pairs(mapping: dict[tuple[UUID, str], UUID | None]) -> list[list[Any]]:
+    return [[k for k, _ in mapping], [e for _, e in mapping], list(mapping.values())]
 
 
 async def _record_touches(conn: Connection, plan: _Plan) -> None:

@@ -4,11 +4,13 @@ Per-row arrays and maps (tags, external ids) travel as JSON text, one string per
 of a text[][] would flatten it, and asyncpg reads a list of lists as a 2-D array.
 """
 
+# A request is known by its store, the key that sent it (none: the nil scope) and its id.
 DONE_REQUESTS = """
-SELECT r.store_id, r.request_id, r.client_id, r.outcome, r.duplicate
+SELECT r.store_id, r.integration_key_id, r.request_id, r.client_id, r.outcome, r.duplicate
 FROM client_touches r
-JOIN unnest($1::uuid[], $2::text[]) AS q(store_id, request_id)
-  ON r.store_id = q.store_id AND r.request_id = q.request_id"""
+JOIN unnest($1::uuid[], $2::uuid[], $3::text[]) AS q(store_id, key_id, request_id)
+  ON r.store_id = q.store_id AND r.request_id = q.request_id
+ AND r.request_scope = coalesce(q.key_id, '00000000-0000-0000-0000-000000000000'::uuid)"""
 
 BY_EXTERNAL_ID = """
 SELECT e.integration_key_id, e.external_id, e.client_id
@@ -61,11 +63,24 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
        external_ids, updated_at)
 WHERE c.id = u.id"""
 
+# Invariant 9, one live client per (integration key, external id): a mapping is never taken from
+# a live client. New mappings are inserted; a conflict waits for the other transaction, and the
+# rows not inserted go to REPOINT_EXTERNAL_IDS, a new statement that sees what it committed.
 ATTACH_EXTERNAL_IDS = """
 INSERT INTO client_external_ids (integration_key_id, external_id, client_id)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])
-ON CONFLICT (integration_key_id, external_id) DO UPDATE SET client_id = EXCLUDED.client_id
-WHERE client_external_ids.client_id <> EXCLUDED.client_id"""
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[]) ORDER BY 1, 2
+ON CONFLICT (integration_key_id, external_id) DO NOTHING
+RETURNING integration_key_id, external_id"""
+
+# Moves a mapping whose client is archived; one already ours stays. Rows not returned are held
+# by another live client: the batch lost a race and is resolved again.
+REPOINT_EXTERNAL_IDS = """
+UPDATE client_external_ids e SET client_id = q.client_id
+FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS q(key_id, external_id, client_id)
+WHERE e.integration_key_id = q.key_id AND e.external_id = q.external_id
+  AND (e.client_id = q.client_id
+       OR NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = e.client_id AND c.deleted_at IS NULL))
+RETURNING e.integration_key_id, e.external_id"""
 
 INSERT_TOUCHES = """
 INSERT INTO client_touches (store_id, request_id, client_id, outcome, duplicate, source_label,

@@ -115,3 +115,20 @@ async def test_no_result_in_time_is_202_with_the_request_id(
                                 "AND request_id = $2", key.store_id, request_id)
         return bool(n == 1)
     await eventually(resolved)
+
+
+async def test_a_request_id_is_per_key_not_per_store(http: httpx.AsyncClient, pool: Pool,
+                                                     key: stores.IssuedKey) -> None:
+    """Two keys of one store may both send request "r-1" about different people."""
+    other = await stores.create_key(pool, key.store_id, "Backoffice")
+    request_id = f"r-{uuid.uuid4().hex[:6]}"
+    first = await http.post(ROUTE, headers=auth(key), json={
+        "email": "first@shop.com", "name": "First", "request_id": request_id})
+    second = await http.post(ROUTE, headers=auth(other), json={
+        "email": "second@shop.com", "name": "Second", "request_id": request_id})
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert second.json()["client"]["email"] == "second@shop.com"
+    assert first.json()["client"]["id"] != second.json()["client"]["id"]
+    emails = {r["email"] for r in await pool.fetch(
+        "SELECT email FROM clients WHERE store_id = $1", key.store_id)}
+    assert emails == {"first@shop.com", "second@shop.com"}

@@ -1,10 +1,12 @@
-"""Two upsert consumers in one group, in two processes, the same people on every partition:
-one row per person (invariant 2)."""
+"""Two upsert consumers in one group, in two processes: one row per person (invariant 2) and one
+client per (integration key, external id) (invariant 9), whatever partition each record is on."""
 
 import asyncio
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from schemas.upsert import UpsertCommand
@@ -17,19 +19,29 @@ from tests.conftest import Pipeline, eventually
 from tests.kafka_helpers import Watcher, group_members, partitions_of, produce
 
 
-async def test_two_consumers_in_two_processes_make_one_row_per_person(
-        pipeline: Pipeline, pool: Pool, store: stores.Store) -> None:
+@asynccontextmanager
+async def second_upsert_process(pipeline: Pipeline) -> AsyncIterator[None]:
+    """`clients run upsert` in another process, in the pipeline's group, until the block ends."""
     s = pipeline.settings
-    group = s.group_prefix + GROUP
     second = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", "run", "upsert",
         env={**os.environ, "GROUP_PREFIX": s.group_prefix, "LOG_FORMAT": "json"},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     try:
         async def both_joined() -> bool:
-            return await group_members(s.kafka_bootstrap_servers, group) == 2
+            return await group_members(s.kafka_bootstrap_servers, s.group_prefix + GROUP) == 2
         await eventually(both_joined, within=60, interval=0.5)
+        yield
+    finally:
+        second.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(second.communicate(), timeout=30)
+    assert second.returncode == 0, err.decode()[-2000:]
 
+
+async def test_two_consumers_in_two_processes_make_one_row_per_person(
+        pipeline: Pipeline, pool: Pool, store: stores.Store) -> None:
+    s = pipeline.settings
+    async with second_upsert_process(pipeline):
         partitions = [tp.partition for tp in await partitions_of(s.kafka_bootstrap_servers,
                                                                  UPSERT)]
         people = [f"Person{i}@Race.example.com" for i in range(30)]
@@ -46,10 +58,6 @@ async def test_two_consumers_in_two_processes_make_one_row_per_person(
             await produce(s.kafka_bootstrap_servers, UPSERT, commands, partitions=targets)
             got = await results.take(lambda v: v.get("store_id") == str(store.id),
                                      count=len(commands), within=60)
-    finally:
-        second.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(second.communicate(), timeout=30)
-    assert second.returncode == 0, err.decode()[-2000:]
 
     rows = await pool.fetch("SELECT email_key, count(*) AS n FROM clients WHERE store_id = $1 "
                             "GROUP BY email_key", store.id)
@@ -57,3 +65,35 @@ async def test_two_consumers_in_two_processes_make_one_row_per_person(
     outcomes = [g["outcome"] for g in got]
     assert outcomes.count("created") == len(people)
     assert outcomes.count("matched_email") == len(people) * (len(partitions) - 1)
+
+
+async def test_two_processes_make_one_client_per_external_id(
+        pipeline: Pipeline, pool: Pool, store: stores.Store) -> None:
+    """Pairs with one external id and two emails, each half of a pair on a partition the other
+    process owns: the database decides, so each pair is one client."""
+    s = pipeline.settings
+    key = await stores.create_key(pool, store.id, "Shopify")
+    async with second_upsert_process(pipeline):
+        partitions = sorted(tp.partition for tp in await partitions_of(
+            s.kafka_bootstrap_servers, UPSERT))
+        pairs, now = 600, datetime.now(UTC)
+        commands, targets = [], []
+        for i in range(pairs):
+            for half in (0, 1):
+                email = f"p{i}-{half}@pairs.example.com"
+                commands.append(UpsertCommand(
+                    request_id=f"pair-{i}-{half}", store_id=store.id, integration_key_id=key.id,
+                    external_id=f"ext-{i}", email=email, email_key=email, name=f"Pair {i}",
+                    received_at=now).model_dump(mode="json"))
+                targets.append(partitions[(i + half * len(partitions) // 2) % len(partitions)])
+        async with Watcher(s.kafka_bootstrap_servers, UPSERT_RESULTS) as results:
+            await produce(s.kafka_bootstrap_servers, UPSERT, commands, partitions=targets)
+            got = await results.take(lambda v: v.get("store_id") == str(store.id),
+                                     count=len(commands), within=90)
+
+    live = await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1 "
+                               "AND deleted_at IS NULL", store.id)
+    assert live == pairs
+    by_request = {g["request_id"]: g["client_id"] for g in got}
+    assert all(by_request[f"pair-{i}-0"] == by_request[f"pair-{i}-1"] for i in range(pairs))
+    assert sorted(g["outcome"] for g in got).count("created") == pairs

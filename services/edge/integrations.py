@@ -9,7 +9,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -20,7 +19,7 @@ from shared.db import Pool
 from shared.normalize import InvalidRecordError, field_errors, to_command
 from shared.publish import JSON_HEADERS
 from shared.resources import Deps
-from shared.stores import authenticate
+from shared.stores import KeyIdentity, authenticate
 from shared.topics import INGEST
 
 
@@ -60,7 +59,7 @@ async def upsert_client(deps: Deps, authorization: str | None, raw: bytes) -> An
     await deps.producer.send_and_wait(INGEST, json.dumps(message).encode(),
                                       key=request_id.encode(),
                                       headers=JSON_HEADERS)
-    found = await _wait_for_result(deps.pool, identity.store_id, request_id,
+    found = await _wait_for_result(deps.pool, identity, request_id,
                                    deps.settings.http_result_timeout_s)
     if found is None:
         return Answer(202, {"request_id": request_id})
@@ -73,12 +72,12 @@ def _unprocessable(errors: list[dict[str, str]]) -> Answer:
     return Answer(422, {"errors": errors})
 
 
-async def _wait_for_result(pool: Pool, store_id: UUID, request_id: str, within_s: float
+async def _wait_for_result(pool: Pool, key: KeyIdentity, request_id: str, within_s: float
                            ) -> tuple[str, bool, ClientSnapshot] | None:
     deadline = time.monotonic() + within_s
     pause = 0.005
     while True:
-        row = await pool.fetchrow(sql.RESULT_FOR_REQUEST, store_id, request_id)
+        row = await pool.fetchrow(sql.RESULT_FOR_REQUEST, key.store_id, key.key_id, request_id)
         if row is not None:
             snapshot = ClientSnapshot.model_validate(
                 {k: v for k, v in dict(row).items() if k not in ("outcome", "duplicate")})

@@ -4,4 +4,4 @@ SELECT r.outcome, r.duplicate,
        c.tags, c.notes, c.external_ids, c.source_label, c.source_external_id,
        c.source_integration_key_id, c.created_at, c.updated_at
 FROM client_touches r JOIN clients c ON c.id = r.client_id
-WHERE r.store_id = $1 AND r.request_id = $2"""
+WHERE r.store_id = $1 AND r.request_scope = $2 AND r.request_id = $3"""
