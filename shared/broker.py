@@ -7,6 +7,7 @@ in the same produce request. (FastStream's own publish path costs several times 
 on these machines, measured with bench/ingest.py; its consumer metrics stay in /metrics.)
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -14,12 +15,14 @@ from typing import TypeVar
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from faststream import AckPolicy
+from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
+from shared.outage import Outage
 from shared.settings import Settings
 
 
@@ -36,7 +39,9 @@ def create_broker(settings: Settings, registry: CollectorRegistry) -> KafkaBroke
         graceful_timeout=settings.graceful_timeout_s,
         middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name="clients")],
         # FastStream's per-message access log ("Received", "Processed"): DEBUG, not INFO.
-        # Our handlers log what matters, as structured JSON.
+        # Our handlers log what matters, as structured JSON; so does FastStream's own logger,
+        # through the standard library into our formatter (shared/logging.py).
+        logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
     )
 
@@ -65,17 +70,26 @@ def raw_batch_subscriber(router: KafkaRouter, topic: str, *, group: str, max_rec
 
     Raw records: a payload that is not valid must reach the handler (to be answered with a
     reason), not fail a parser. NACK_ON_ERROR: the offsets are committed once the handler
-    returned, i.e. after its effects are durable and its outputs acked; a handler that raises
-    (an infrastructure failure) gets the batch again. A new group starts from the earliest
-    record, so nothing published before a first deployment is skipped.
+    returned, i.e. after its effects are durable and its outputs acked. A handler raises only on
+    an outage (handlers answer bad input themselves): the batch is then nacked, so it comes
+    again, after a backoff that grows while the outage lasts (shared/outage.py), instead of a
+    hot loop of tracebacks. A new group starts from the earliest record, so nothing published
+    before a first deployment is skipped.
     """
     def register(handler: Callable[[Records], Awaitable[None]]) -> object:
+        outage = Outage(f"{group} on {topic}")
+
         @router.subscriber(topic, group_id=group, batch=True, max_records=max_records,
                            auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
                            decoder=_skip_body)
         async def consume(msg: KafkaMessage) -> None:
             raw = msg.raw_message
-            await handler(raw if isinstance(raw, tuple) else (raw,))
+            try:
+                await handler(raw if isinstance(raw, tuple) else (raw,))
+            except Exception as e:
+                await asyncio.sleep(outage.failed(e))
+                raise NackMessage() from e  # seek back, quietly: the outage is logged above
+            outage.recovered()
         return consume
     return register
 

@@ -4,6 +4,7 @@ not JSON at all), not only in the `integration_key` field."""
 
 import json
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -30,7 +31,7 @@ def redact_json(value: Any) -> Any:
 class RedactingText:
     """`structlog` processor: tokens out of every string value of a log event."""
 
-    def __call__(self, _: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, _: Any, __: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
         return {k: _redact_any(v) for k, v in event.items()}
 
 

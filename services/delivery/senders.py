@@ -9,7 +9,6 @@ messages to fall due again.
 """
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
 from typing import Any
@@ -25,6 +24,7 @@ from services.delivery.errors import PermanentSendError, RetryableSendError
 from services.delivery.outbound import record_failed, record_sent
 from services.delivery.providers import Accepted, send_email, send_sms
 from shared.db import Pool
+from shared.outage import run_until_stopped
 from shared.resources import Deps
 from shared.settings import Settings
 from shared.waiting import first_of, until_due
@@ -174,11 +174,9 @@ class Senders:
 
 async def run_senders(deps: Deps, stop: asyncio.Event) -> None:
     timeout = aiohttp.ClientTimeout(total=deps.settings.provider_timeout_s)
-    while not stop.is_set():
-        try:
-            async with aiohttp.ClientSession(timeout=timeout) as session:
-                await Senders(deps.pool, deps.settings, session).run(stop)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            log.warning("senders interrupted, retrying", error=repr(e))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+    async def round_() -> None:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            await Senders(deps.pool, deps.settings, session).run(stop)
+    await run_until_stopped("senders", stop, round_,
+                            (OSError, asyncpg.PostgresError, asyncpg.InterfaceError))

@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 
 from services.relay import sql
 from shared.db import Pool
+from shared.outage import run_until_stopped
 from shared.outbox import CHANNEL
 from shared.publish import JSON_HEADERS
 from shared.resources import Deps
@@ -37,12 +38,8 @@ async def publish_pending(pool: Pool, producer: AIOKafkaProducer, limit: int) ->
 
 async def run_relay(deps: Deps, stop: asyncio.Event) -> None:
     """Until `stop`: lead when the lock is free, else stand by; survive outages."""
-    while not stop.is_set():
-        try:
-            await _lead(deps, stop)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as e:
-            log.warning("relay interrupted, retrying", error=repr(e))
-            await first_of(stop, within=1.0)
+    await run_until_stopped("relay", stop, lambda: _lead(deps, stop),
+                            (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError))
 
 
 async def _lead(deps: Deps, stop: asyncio.Event) -> None:

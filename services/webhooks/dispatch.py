@@ -20,6 +20,7 @@ from services.webhooks.guard import Network, networks
 from services.webhooks.http import Attempt, create_session, post
 from services.webhooks.logic import Claimed, settle
 from shared.db import Pool
+from shared.outage import run_until_stopped
 from shared.resources import Deps
 from shared.settings import Settings
 from shared.waiting import first_of, until_due
@@ -150,10 +151,9 @@ class Dispatcher:
 async def run_dispatcher(deps: Deps, stop: asyncio.Event) -> None:
     """Until `stop`, surviving database outages (unsettled claims fall due again)."""
     allowed = networks(deps.settings.webhook_allowed_networks)
-    while not stop.is_set():
-        try:
-            async with create_session(deps.settings, allowed) as session:
-                await Dispatcher(deps.pool, deps.settings, session, allowed).run(stop)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            log.warning("webhook dispatcher interrupted, retrying", error=repr(e))
-            await first_of(stop, within=1.0)
+
+    async def round_() -> None:
+        async with create_session(deps.settings, allowed) as session:
+            await Dispatcher(deps.pool, deps.settings, session, allowed).run(stop)
+    await run_until_stopped("webhook dispatcher", stop, round_,
+                            (OSError, asyncpg.PostgresError, asyncpg.InterfaceError))
