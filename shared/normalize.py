@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from schemas.common import FieldError
 from schemas.ingest import RULE_FIELDS, ClientFields
 from schemas.upsert import OnMatch, UpsertCommand
+from shared.redact import redact_text
 
 
 class InvalidRecordError(ValueError):
@@ -64,6 +65,25 @@ def field_errors(error: ValidationError) -> list[FieldError]:
         if e["type"] == "extra_forbidden":
             message = "unknown field"
         out.append(FieldError(field=field, message=message))
+    return out
+
+
+# At most this many field errors in an answer, each this long: 30,000 unknown keys are one answer
+# that fits in a Kafka message or a response.
+MAX_ERRORS = 50
+MAX_ERROR_TEXT = 300
+
+
+def bounded_errors(errors: list[FieldError]) -> list[FieldError]:
+    """At most MAX_ERRORS errors of bounded length, tokens redacted, and encodable as UTF-8
+    (a field named by a lone surrogate comes back escaped)."""
+    def text(s: str) -> str:
+        s = redact_text(s[:MAX_ERROR_TEXT])
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
+    out = [FieldError(field=text(e.field), message=text(e.message)) for e in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        out.append(FieldError(field="record",
+                              message=f"and {len(errors) - MAX_ERRORS} more errors"))
     return out
 
 

@@ -39,17 +39,21 @@ class Settings(BaseSettings):
     imports_batch_size: int = Field(default=4, ge=1)
     # POST /integrations/v1/clients waits this long for the result before answering 202.
     http_result_timeout_s: float = Field(default=5.0, gt=0)
+    # The largest request body the edge reads (413 past it); checked after authentication.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Messaging providers (base URLs are settings so tests can point them at local fakes).
     sendblue_api_url: str = "https://api.sendblue.co"
     sendblue_api_key_id: str = ""
     sendblue_api_secret_key: str = ""
-    sendblue_signing_secret: str = ""    # compared with the callbacks' sb-signing-secret
+    sendblue_signing_secret: str = ""    # compared with account webhooks' sb-signing-secret
+    callback_url_secret: str = ""        # signs each send's status_callback URL
     resend_api_url: str = "https://api.resend.com"
     resend_api_key: str = ""
     resend_webhook_secret: str = ""      # whsec_…: verifies Resend's (Svix) callbacks
-    # Where providers reach our edge, for SendBlue's status_callback.
-    public_base_url: str = "http://127.0.0.1:8080"
+    # Where providers reach our edge, for SendBlue's status_callback. Unset: this host's edge,
+    # http://127.0.0.1:HTTP_PORT.
+    public_base_url: str = ""
     provider_timeout_s: float = Field(default=10.0, gt=0)
     # Sends: attempts per message, exponential backoff (with jitter) bounds, SendBlue's
     # per-number pace, how long a claimed send is held, sends claimed per round.
@@ -84,3 +88,8 @@ class Settings(BaseSettings):
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     # How long a health check waits for the broker or the database.
     health_timeout_s: float = Field(default=2.0, gt=0)
+
+    @property
+    def public_url(self) -> str:
+        """PUBLIC_BASE_URL, or this host's edge on HTTP_PORT when it is not set."""
+        return (self.public_base_url or f"http://127.0.0.1:{self.http_port}").rstrip("/")

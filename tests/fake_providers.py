@@ -87,8 +87,7 @@ class FakeProviders:
                   "to_number": body["number"], "was_downgraded": None, "plan": "blue"}
         if self.callback_first:
             async with aiohttp.ClientSession() as http, http.post(
-                    body["status_callback"], json={**answer, "status": "DELIVERED"},
-                    headers={"sb-signing-secret": SENDBLUE_SIGNING_SECRET}) as r:
+                    body["status_callback"], json={**answer, "status": "DELIVERED"}) as r:
                 assert r.status == 200, await r.text()
         return web.json_response(answer, status=202)
 

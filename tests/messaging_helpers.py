@@ -29,6 +29,9 @@ from tests.kafka_helpers import fast_forward, produce
 RESEND_WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
+CALLBACK_URL_SECRET = "callback-url-secret-test"
+
+
 @dataclass(frozen=True)
 class Messaging:
     settings: Settings
@@ -44,6 +47,7 @@ async def running_messaging(settings: Settings, fake: fp.FakeProviders,
         "sendblue_api_url": fake.base_url, "sendblue_api_key_id": fp.SENDBLUE_KEY_ID,
         "sendblue_api_secret_key": fp.SENDBLUE_SECRET,
         "sendblue_signing_secret": fp.SENDBLUE_SIGNING_SECRET,
+        "callback_url_secret": CALLBACK_URL_SECRET,
         "resend_api_url": fake.base_url, "resend_api_key": fp.RESEND_KEY,
         "resend_webhook_secret": RESEND_WEBHOOK_SECRET,
         "public_base_url": f"http://127.0.0.1:{port}",

@@ -6,11 +6,13 @@ import itertools
 import json
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from services.delivery import queries
+from shared.callback_url import status_callback_url, status_token
 from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import DELIVERY_CALLBACKS, MESSAGES_EVENTS, MESSAGES_OUTBOUND
@@ -19,9 +21,11 @@ from tests.conftest import eventually
 from tests.fake_providers import FakeProviders
 from tests.kafka_helpers import Watcher, committed_total, end_offsets, produce
 from tests.messaging_helpers import (
+    CALLBACK_URL_SECRET,
     Messaging,
     a_client,
     message_row,
+    running_messaging,
     send,
     stale,
     store_with_channels,
@@ -82,7 +86,9 @@ async def test_sms_and_email_are_sent_once_per_message_id_even_when_redelivered(
     (sent_sms,) = fake.sendblue.requests
     assert sent_sms.body == {"number": "+14155550123", "content": "Your order shipped",
                              "from_number": number,
-                             "status_callback": f"{messaging.base_url}/callbacks/sendblue"}
+                             "status_callback": status_callback_url(
+                                 messaging.base_url, CALLBACK_URL_SECRET,
+                                 str(sms["message_id"]))}
     (sent_email,) = fake.resend.requests
     assert sent_email.headers["Idempotency-Key"] == str(email["message_id"])
     assert sent_email.body == {"from": address, "to": ["Mia@Mail.example"],
@@ -346,3 +352,47 @@ async def test_callbacks_for_unknown_messages_are_kept(
             "AND message_id IS NULL AND status = 'SENT'", handle))
     await eventually(kept)
 
+
+
+async def test_a_sends_own_status_callback_url_is_its_credential(
+        pool: Pool, messaging: Messaging, fake: FakeProviders,
+        edge_http: httpx.AsyncClient) -> None:
+    """SendBlue posts per-send status callbacks without sb-signing-secret: the URL given with
+    the send authenticates them, for that message only."""
+    store, _, _ = await store_with_channels(pool)
+    client = await a_client(pool, store.id)
+    sms = outbound(store.id, client, "sms", text="status by url")
+    await send(messaging.settings, sms)
+    await eventually(lambda: any(r.body["content"] == "status by url"
+                                 for r in fake.sendblue.accepted))
+    (req,) = [r for r in fake.sendblue.accepted if r.body["content"] == "status by url"]
+    url = urlsplit(req.body["status_callback"])
+    prefix, message_id, token = url.path.rsplit("/", 2)
+    assert (prefix, message_id) == ("/callbacks/sendblue/status", str(sms["message_id"]))
+    assert len(token) >= 43                                   # 256 bits, URL-safe
+
+    async def recorded() -> bool:
+        row = await message_row(pool, sms["message_id"])
+        return row is not None and row["provider_id"] is not None
+    await eventually(recorded)
+    row = await message_row(pool, sms["message_id"])
+    assert row is not None
+    status = {"message_handle": row["provider_id"], "status": "DELIVERED", "is_outbound": True}
+    other = uuid.uuid4()
+    for forged in (f"{prefix}/{message_id}/{token[:-2]}xx", f"{prefix}/{other}/{token}",
+                   f"{prefix}/{message_id}/"):
+        answer = await edge_http.post(forged, json=status)
+        assert answer.status_code in (401, 404), forged
+    assert await message_row(pool, sms["message_id"]) == row   # nothing moved
+    assert (await edge_http.post(url.path, json=status)).status_code == 200
+    await state_is(pool, sms["message_id"], "delivered")
+
+
+async def test_status_callback_urls_are_refused_without_a_secret(
+        pool: Pool, settings: Settings, fake: FakeProviders) -> None:
+    async with running_messaging(settings, fake, callback_url_secret="") as m, \
+            httpx.AsyncClient(base_url=m.base_url) as http:
+        message_id = str(uuid.uuid4())
+        path = f"/callbacks/sendblue/status/{message_id}/{status_token('', message_id)}"
+        answer = await http.post(path, json={"message_handle": "h", "status": "DELIVERED"})
+    assert answer.status_code == 401

@@ -32,3 +32,13 @@ def test_bad_values_are_refused_naming_the_setting(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(var, value)
     with pytest.raises(ValidationError, match=var.lower()):
         Settings()
+
+
+def test_the_public_base_url_follows_the_http_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.setenv("HTTP_PORT", "9000")
+    assert Settings().public_url == "http://127.0.0.1:9000"
+    assert Settings().model_copy(update={"http_port": 9100}).public_url == \
+        "http://127.0.0.1:9100"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://edge.example.com/")
+    assert Settings().public_url == "https://edge.example.com"

@@ -8,6 +8,7 @@ import aiohttp
 
 from services.delivery.errors import PermanentSendError, RetryableSendError
 from services.delivery.states import sendblue_state
+from shared.callback_url import status_callback_url
 from shared.settings import Settings
 
 
@@ -51,14 +52,15 @@ async def _post(session: aiohttp.ClientSession, provider: str, url: str,
         raise RetryableSendError(provider, f"{type(e).__name__}: {e}") from e
 
 
-async def send_sms(session: aiohttp.ClientSession, settings: Settings, *, to: str,
-                   from_number: str, content: str) -> Accepted:
+async def send_sms(session: aiohttp.ClientSession, settings: Settings, *, message_id: UUID,
+                   to: str, from_number: str, content: str) -> Accepted:
     data, _ = await _post(
         session, "sendblue", f"{settings.sendblue_api_url.rstrip('/')}/api/send-message",
         {"sb-api-key-id": settings.sendblue_api_key_id,
          "sb-api-secret-key": settings.sendblue_api_secret_key},
         {"number": to, "content": content, "from_number": from_number,
-         "status_callback": f"{settings.public_base_url.rstrip('/')}/callbacks/sendblue"})
+         "status_callback": status_callback_url(settings.public_url,
+                                                settings.callback_url_secret, str(message_id))})
     handle = data.get("message_handle")
     if not handle:
         raise PermanentSendError("sendblue", f"no message_handle in {str(data)[:300]}")

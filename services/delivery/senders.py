@@ -147,8 +147,9 @@ class Senders:
         if wait > 0:
             await asyncio.sleep(wait)
         self.number_next[lane] = time.monotonic() + 1 / self.settings.sms_per_number_per_s
-        return await send_sms(self.session, self.settings, to=m["to_addr"],
-                              from_number=m["from_addr"], content=m["text"] or "")
+        return await send_sms(self.session, self.settings, message_id=m["id"],
+                              to=m["to_addr"], from_number=m["from_addr"],
+                              content=m["text"] or "")
 
     async def _email_once(self, m: dict[str, Any]) -> Accepted:
         async with self.email_slots:

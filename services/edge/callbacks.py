@@ -2,8 +2,10 @@
 
 Resend signs with Svix (svix-id, svix-timestamp, svix-signature; a whsec_ secret; 5 minutes of
 tolerance): verified with the maintained `standardwebhooks` library, which implements the same
-scheme under the webhook-* header names. SendBlue sends the configured secret in
-sb-signing-secret: compared in constant time. A genuine callback is published raw to
+scheme under the webhook-* header names. SendBlue's account webhooks (receive, outbound) carry
+the configured secret in sb-signing-secret: compared in constant time. Its per-send status
+callbacks carry no header: they come to the URL we gave with the send, whose token is checked
+instead (shared/callback_url.py). A genuine callback is published raw to
 `delivery.callbacks.v1`, acked by Kafka, then answered 200; anything else is 401 and nothing is
 published. The delivery service does the rest.
 """
@@ -18,6 +20,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from schemas.messages import ProviderCallback
 from services.edge.integrations import Answer
+from shared.callback_url import verify_status_token
 from shared.publish import publish_keyed
 from shared.resources import Deps
 from shared.topics import DELIVERY_CALLBACKS
@@ -28,7 +31,7 @@ UNAUTHORIZED = Answer(401, {"error": "signature does not verify"})
 def _json_object(raw: bytes) -> dict[str, Any] | None:
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
         return None
     return body if isinstance(body, dict) else None
 
@@ -53,10 +56,22 @@ async def resend(deps: Deps, headers: dict[str, str], raw: bytes) -> Answer:
 
 
 async def sendblue(deps: Deps, headers: dict[str, str], raw: bytes) -> Answer:
+    """An account webhook (receive, outbound): the shared secret in sb-signing-secret."""
     secret = deps.settings.sendblue_signing_secret.encode()
     given = headers.get("sb-signing-secret", "").encode()
     if not secret or not hmac.compare_digest(given, secret):
         return UNAUTHORIZED
+    return await _sendblue_callback(deps, raw)
+
+
+async def sendblue_status(deps: Deps, message_id: str, token: str, raw: bytes) -> Answer:
+    """A send's own status_callback: the URL's token is the credential."""
+    if not verify_status_token(deps.settings.callback_url_secret, message_id, token):
+        return UNAUTHORIZED
+    return await _sendblue_callback(deps, raw)
+
+
+async def _sendblue_callback(deps: Deps, raw: bytes) -> Answer:
     body = _json_object(raw)
     if body is None:
         return Answer(400, {"error": "not a JSON object"})

@@ -5,6 +5,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from services.edge import callbacks, health, integrations
+from services.edge.integrations import Answer
 from shared.resources import Deps
 
 
@@ -25,20 +26,61 @@ async def metrics(request: Request) -> Response:
                     media_type=CONTENT_TYPE_LATEST)
 
 
-async def upsert_client(request: Request) -> JSONResponse:
-    answer = await integrations.upsert_client(deps_of(request),
-                                              request.headers.get("authorization"),
-                                              await request.body())
+async def read_body(request: Request, limit: int) -> bytes | Answer:
+    """The body, or 413 as soon as it is known to be over `limit` bytes: a declared length is
+    refused before anything is read, a streamed one when the limit is passed."""
+    too_large = Answer(413, {"error": f"request body larger than {limit} bytes"})
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return too_large
+    return bytes(body)
+
+
+def respond(answer: Answer) -> JSONResponse:
     return JSONResponse(answer.body, status_code=answer.status)
+
+
+async def upsert_client(request: Request) -> JSONResponse:
+    """Authenticate (401), then the media type (415), then the body's size (413), then read."""
+    deps = deps_of(request)
+    identity = await integrations.authenticate_request(deps,
+                                                       request.headers.get("authorization"))
+    if isinstance(identity, Answer):
+        return respond(identity)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        return respond(Answer(415, {"error": "Content-Type must be application/json"}))
+    body = await read_body(request, deps.settings.http_max_body_bytes)
+    if isinstance(body, Answer):
+        return respond(body)
+    return respond(await integrations.upsert_client(deps, identity, body))
 
 
 async def resend_callback(request: Request) -> JSONResponse:
-    answer = await callbacks.resend(deps_of(request), dict(request.headers),
-                                    await request.body())
-    return JSONResponse(answer.body, status_code=answer.status)
+    deps = deps_of(request)
+    body = await read_body(request, deps.settings.http_max_body_bytes)
+    if isinstance(body, Answer):
+        return respond(body)
+    return respond(await callbacks.resend(deps, dict(request.headers), body))
 
 
 async def sendblue_callback(request: Request) -> JSONResponse:
-    answer = await callbacks.sendblue(deps_of(request), dict(request.headers),
-                                      await request.body())
-    return JSONResponse(answer.body, status_code=answer.status)
+    deps = deps_of(request)
+    body = await read_body(request, deps.settings.http_max_body_bytes)
+    if isinstance(body, Answer):
+        return respond(body)
+    return respond(await callbacks.sendblue(deps, dict(request.headers), body))
+
+
+async def sendblue_status(request: Request) -> JSONResponse:
+    deps = deps_of(request)
+    body = await read_body(request, deps.settings.http_max_body_bytes)
+    if isinstance(body, Answer):
+        return respond(body)
+    return respond(await callbacks.sendblue_status(deps, request.path_params["message_id"],
+                                                   request.path_params["token"], body))

@@ -12,11 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from schemas.common import FieldError
 from schemas.events import ClientSnapshot
 from schemas.ingest import ClientRequest
 from services.edge import sql
 from shared.db import Pool
-from shared.normalize import InvalidRecordError, field_errors, to_command
+from shared.normalize import InvalidRecordError, bounded_errors, field_errors, to_command
 from shared.publish import JSON_HEADERS
 from shared.resources import Deps
 from shared.stores import KeyIdentity, authenticate
@@ -34,26 +35,33 @@ def _bearer(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def upsert_client(deps: Deps, authorization: str | None, raw: bytes) -> Answer:
+async def authenticate_request(deps: Deps, authorization: str | None
+                               ) -> tuple[KeyIdentity, str] | Answer:
+    """The key behind the bearer token (and the token), or 401: before the body is read."""
     token = _bearer(authorization)
     identity = await authenticate(deps.pool, token) if token else None
-    if identity is None:
+    if identity is None or token is None:
         return Answer(401, {"error": "missing, unknown or revoked integration key"})
+    return identity, token
+
+
+async def upsert_client(deps: Deps, caller: tuple[KeyIdentity, str], raw: bytes) -> Answer:
+    identity, token = caller
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, too deep, too long a number
         body = None
     if not isinstance(body, dict):
-        return _unprocessable([{"field": "body", "message": "not a JSON object"}])
+        return _unprocessable([FieldError(field="body", message="not a JSON object")])
     try:
         request = ClientRequest.model_validate(body)
         request_id = request.request_id or uuid.uuid4().hex
         to_command(request, request_id=request_id, store_id=identity.store_id,
                    region=identity.region, received_at=datetime.now(UTC))
     except ValidationError as e:
-        return _unprocessable([x.model_dump() for x in field_errors(e)])
+        return _unprocessable(field_errors(e))
     except InvalidRecordError as e:
-        return _unprocessable([x.model_dump() for x in e.errors])
+        return _unprocessable(e.errors)
 
     message = {**body, "request_id": request_id, "integration_key": token}
     await deps.producer.send_and_wait(INGEST, json.dumps(message).encode(),
@@ -68,8 +76,8 @@ async def upsert_client(deps: Deps, authorization: str | None, raw: bytes) -> An
                   {"client": client.model_dump(mode="json"), "duplicate": duplicate})
 
 
-def _unprocessable(errors: list[dict[str, str]]) -> Answer:
-    return Answer(422, {"errors": errors})
+def _unprocessable(errors: list[FieldError]) -> Answer:
+    return Answer(422, {"errors": [e.model_dump() for e in bounded_errors(errors)]})
 
 
 async def _wait_for_result(pool: Pool, key: KeyIdentity, request_id: str, within_s: float

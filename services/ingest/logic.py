@@ -31,7 +31,7 @@ from schemas.ingest import IngestRecord
 from schemas.upsert import UpsertCommand, UpsertResult
 from services.ingest.errors import RejectedError
 from shared.db import Pool
-from shared.normalize import InvalidRecordError, field_errors, to_command
+from shared.normalize import InvalidRecordError, bounded_errors, field_errors, to_command
 from shared.publish import publish_keyed
 from shared.redact import redact_bytes, redact_json, redact_text
 from shared.stores import KeyIdentity, authenticate_many
@@ -43,9 +43,6 @@ MAX_REQUEST_ID = 128
 # A dead letter carries at most this much of the original: a record near Kafka's message size
 # limit would otherwise make a letter over it, which could never be published.
 MAX_LETTER_PAYLOAD = 256 * 1024
-# And at most this many field errors, each this long (30,000 unknown keys are one answer).
-MAX_ERRORS = 50
-MAX_ERROR_TEXT = 300
 
 
 @dataclass(frozen=True)
@@ -158,18 +155,6 @@ def _partition_key(c: UpsertCommand) -> str:
     return f"{c.store_id}/{c.email_key or c.external_id or c.request_id}"
 
 
-def _bounded(errors: list[FieldError]) -> list[FieldError]:
-    """At most MAX_ERRORS errors of bounded length, safe to serialize, tokens redacted."""
-    def text(s: str) -> str:
-        s = redact_text(s[:MAX_ERROR_TEXT])
-        return s.encode("utf-8", "backslashreplace").decode("utf-8")
-    out = [FieldError(field=text(e.field), message=text(e.message)) for e in errors[:MAX_ERRORS]]
-    if len(errors) > MAX_ERRORS:
-        out.append(FieldError(field="record",
-                              message=f"and {len(errors) - MAX_ERRORS} more errors"))
-    return out
-
-
 def _dead_letter(record: "ConsumerRecord[bytes, bytes]", body: Any, request_id: str,
                  error: RejectedError, at: datetime) -> DeadLetter:
     size = len(record.value or b"")
@@ -181,8 +166,8 @@ def _dead_letter(record: "ConsumerRecord[bytes, bytes]", body: Any, request_id: 
             payload = redact_json(body)
         except (ValueError, RecursionError):
             payload = _raw_payload(redact_bytes(record.value or b""), size)
-    return DeadLetter(request_id=request_id, reason=error.reason, errors=_bounded(error.errors),
-                      payload=payload, rejected_at=at,
+    return DeadLetter(request_id=request_id, reason=error.reason,
+                      errors=bounded_errors(error.errors), payload=payload, rejected_at=at,
                       source=Source(topic=record.topic, partition=record.partition,
                                     offset=record.offset))
 
