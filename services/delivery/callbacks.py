@@ -53,7 +53,7 @@ async def apply(pool: Pool, callbacks: Sequence[ProviderCallback]) -> dict[str, 
     status = [cb for cb in callbacks if not is_inbound(cb)]
     if status:
         async with pool.acquire() as conn, conn.transaction():
-            for outcome, n in (await _apply_statuses(conn, status)).items():
+            for outcome, n in (await apply_statuses(conn, status)).items():
                 counts[outcome] += n
     for cb in callbacks:
         if is_inbound(cb):
@@ -61,13 +61,17 @@ async def apply(pool: Pool, callbacks: Sequence[ProviderCallback]) -> dict[str, 
     return counts
 
 
-async def _apply_statuses(conn: Connection, batch: Sequence[ProviderCallback]
-                          ) -> dict[str, int]:
+async def apply_statuses(conn: Connection, batch: Sequence[ProviderCallback]
+                         ) -> dict[str, int]:
     """Log every callback (a duplicate is skipped), then fold the new ones, in arrival order,
-    into their messages' states: a fixed number of statements per batch."""
+    into their messages' states: a fixed number of statements per batch. The caller's
+    transaction holds each (provider, provider id) from the first statement on, so a send's
+    answer recorded meanwhile waits and then sees these callbacks."""
     mapped = [(sendblue_state if cb.provider == "sendblue" else resend_state)(cb.payload)
               for cb in batch]
     pids = [provider_id(cb) for cb in batch]
+    held = sorted({(cb.provider, pid) for cb, pid in zip(batch, pids, strict=True) if pid})
+    await conn.execute(sql.LOCK_PROVIDER_IDS, [p for p, _ in held], [i for _, i in held])
     statuses = [cb.payload.get("status") if cb.provider == "sendblue"
                 else cb.payload.get("type") for cb in batch]
     logged = await conn.fetch(

@@ -115,6 +115,7 @@ def _addresses(m: OutboundMessage, row: Record) -> tuple[str | None, str | None,
 async def record_sent(pool: Pool, message_id: UUID, accepted: Accepted, attempts: int) -> None:
     """The provider took it: keep its id, then fold in any callback that beat us here."""
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(sql.LOCK_PROVIDER_IDS, [accepted.provider], [accepted.provider_id])
         row = await conn.fetchrow(sql.MESSAGE_FOR_UPDATE, message_id)
         if row is None:
             return

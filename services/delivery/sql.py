@@ -120,6 +120,14 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 ON CONFLICT (provider, callback_key) DO NOTHING
 RETURNING seq, provider, callback_key"""
 
+# Invariant 8 under concurrency: a send's answer (record_sent) and the callbacks about it are
+# serialized per (provider, provider id), taken first in both transactions, in one order. Without
+# it each could miss the other's uncommitted row and leave a callback unmatched for good.
+LOCK_PROVIDER_IDS = """
+SELECT count(pg_advisory_xact_lock(k)) FROM (
+    SELECT DISTINCT hashtextextended(p || '/' || i, 0) AS k
+    FROM unnest($1::text[], $2::text[]) AS t(p, i) ORDER BY k) s"""
+
 MESSAGES_BY_PROVIDER_IDS = """
 SELECT m.id, m.store_id, m.client_id, m.thread_id, m.channel, m.state, m.provider,
        m.provider_id
