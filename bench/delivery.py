@@ -38,7 +38,7 @@ from shared import stores
 from shared.db import create_pool
 from shared.normalize import email_key
 from shared.runner import prepare
-from shared.settings import Settings
+from shared.settings import Settings, servers
 from shared.topics import DELIVERY_CALLBACKS, INBOX_COMMANDS, MESSAGES_OUTBOUND
 from tests.conftest import free_port
 from tests.kafka_helpers import fast_forward, group_members
@@ -90,7 +90,7 @@ async def seed(pool: asyncpg.Pool, store_id: uuid.UUID, client_id: uuid.UUID,
 async def publish(settings: Settings, callbacks: list[ProviderCallback], rate: float = 0,
                   sent_at: dict[str, float] | None = None) -> None:
     """Publish (all at once, or `rate`/s), noting provider id -> publish time in `sent_at`."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers,
+    producer = AIOKafkaProducer(bootstrap_servers=servers(settings.kafka_bootstrap_servers),
                                 linger_ms=5, max_batch_size=256 * 1024)
     await producer.start()
     sent_at = {} if sent_at is None else sent_at

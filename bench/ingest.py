@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
-from shared.settings import Settings
+from shared.settings import Settings, servers
 from shared.topics import EVENTS, INGEST, UPSERT, UPSERT_RESULTS, TopicSpec, ensure_topics
 from tests.kafka_helpers import admin_client, fast_forward, group_members
 
@@ -78,7 +78,8 @@ def peak_rss_mb(pid: int | None = None) -> float:
 
 
 async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=servers(bootstrap),
+                                auto_offset_reset="latest",
                                 enable_auto_commit=False, group_id=f"bench-tail-{uuid.uuid4()}",
                                 max_poll_records=5000, fetch_max_bytes=50 * 2**20)
     await consumer.start()
@@ -126,7 +127,7 @@ async def measure(settings: Settings, records: list[dict[str, Any]], rate: float
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
     outcomes: dict[str, int] = {}
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+    producer = AIOKafkaProducer(bootstrap_servers=servers(bootstrap), linger_ms=5,
                                 max_batch_size=256 * 1024)
     await producer.start()
 
@@ -192,10 +193,11 @@ async def baseline_kafka(settings: Settings, records: list[dict[str, Any]]) -> f
     topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap, [TopicSpec(topic, settings.topic_partitions)])
     payloads = [json.dumps(r).encode() for r in records]
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=servers(bootstrap),
+                                auto_offset_reset="earliest",
                                 group_id=f"bench-raw-{uuid.uuid4()}", max_poll_records=5000,
                                 fetch_max_bytes=50 * 2**20)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5,
+    producer = AIOKafkaProducer(bootstrap_servers=servers(bootstrap), linger_ms=5,
                                 max_batch_size=256 * 1024)
     await consumer.start()
     await producer.start()

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
-from shared.settings import Settings
+from shared.settings import Settings, servers
 from shared.topics import INGEST
 from tests.conftest import eventually, free_port
 from tests.kafka_helpers import committed_total, end_offsets, fast_forward, group_members
@@ -76,7 +76,7 @@ async def main(args: argparse.Namespace) -> None:
                 written[0] += len(line)
                 written[1] += 1
         reader = asyncio.create_task(read())
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        producer = AIOKafkaProducer(bootstrap_servers=servers(bootstrap))
         await producer.start()
 
         async def feed(seconds: float) -> None:

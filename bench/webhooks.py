@@ -37,7 +37,7 @@ from services.webhooks import endpoints
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
-from shared.settings import Settings
+from shared.settings import Settings, servers
 from shared.topics import EVENTS
 from tests.conftest import free_port
 from tests.kafka_helpers import fast_forward, group_members
@@ -101,7 +101,7 @@ async def phase(settings: Settings, http: aiohttp.ClientSession, base: str,
                 ) -> dict[str, Any]:
     """Publish n events (all at once, or `rate` per second) and wait for every delivery."""
     await http.post(f"{base}/reset")
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers,
+    producer = AIOKafkaProducer(bootstrap_servers=servers(settings.kafka_bootstrap_servers),
                                 linger_ms=5, max_batch_size=256 * 1024)
     await producer.start()
     try:

@@ -23,12 +23,12 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
 from shared.outage import Outage
-from shared.settings import Settings
+from shared.settings import Settings, servers
 
 
 def create_broker(settings: Settings, registry: CollectorRegistry) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap_servers,
+        servers(settings.kafka_bootstrap_servers),
         client_id="clients-pipeline",
         # Not consumer_only: its admin client is what /healthz pings.
         # The default for any subscriber that forgets to choose: commit after the handler
@@ -48,7 +48,7 @@ def create_broker(settings: Settings, registry: CollectorRegistry) -> KafkaBroke
 
 def create_producer(settings: Settings) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        bootstrap_servers=servers(settings.kafka_bootstrap_servers),
         client_id="clients-pipeline",
         acks="all",
         enable_idempotence=True,

@@ -6,6 +6,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def servers(bootstrap: str) -> list[str]:
+    """KAFKA_BOOTSTRAP_SERVERS ("host:port,host:port") as the list Kafka clients take: aiokafka
+    reads a string as one address, commas and all."""
+    return [s.strip() for s in bootstrap.split(",") if s.strip()]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 

@@ -19,7 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import for_code
 
-from shared.settings import Settings
+from shared.settings import Settings, servers
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +71,7 @@ async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> d
     """Create or grow the topics; return each one's partition count afterwards."""
     specs = list(specs)
     wanted = {s.name: s.partitions for s in specs}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap_servers))
     await admin.start()
     try:
         factor, replica_configs = replication_for(len((await admin.describe_cluster())["brokers"]))

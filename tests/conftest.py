@@ -6,6 +6,7 @@ consumer groups, or its own scratch database, so tests run in any order and in a
 
 import asyncio
 import inspect
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +33,17 @@ if TYPE_CHECKING:
     from tests.messaging_helpers import Messaging
 
 
+# The tests' own broker and database (the Makefile's `test` target starts them): never the ones
+# `make run` reads. Set here, under pytest only, so that processes the tests start inherit them.
+TEST_KAFKA = "127.0.0.1:19092"
+TEST_DATABASE = "postgresql://clients@127.0.0.1:54320/clients_test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", TEST_KAFKA)
+    os.environ.setdefault("DATABASE_URL", TEST_DATABASE)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings()
@@ -44,7 +56,7 @@ async def pool(settings: Settings) -> AsyncIterator[Pool]:
         pool = await create_pool(settings)
     except (OSError, asyncpg.PostgresError) as e:
         pytest.fail(f"PostgreSQL at {settings.database_url} is not usable ({e}); "
-                    "run `make test` or `make infra-up`", pytrace=False)
+                    "run `make test` (or `make test-infra` first)", pytrace=False)
     yield pool
     await pool.close()
 

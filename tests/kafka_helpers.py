@@ -9,10 +9,12 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.settings import servers
+
 
 async def produce(bootstrap: str, topic: str, values: list[Any],
                   keys: list[str] | None = None, partitions: list[int] | None = None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=servers(bootstrap))
     await producer.start()
     try:
         for i, value in enumerate(values):
@@ -26,7 +28,7 @@ async def produce(bootstrap: str, topic: str, values: list[Any],
 
 @asynccontextmanager
 async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap))
     await admin.start()
     try:
         yield admin
@@ -53,7 +55,8 @@ class Watcher:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=servers(bootstrap),
+                                         enable_auto_commit=False)
         self.seen: list[ConsumerRecord[bytes, bytes]] = []
 
     async def __aenter__(self) -> "Watcher":
@@ -95,7 +98,7 @@ class Watcher:
 
 
 async def end_offsets(bootstrap: str, topic: str) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers(bootstrap))
     await consumer.start()
     try:
         tps = await partitions_of(bootstrap, topic)
@@ -106,7 +109,7 @@ async def end_offsets(bootstrap: str, topic: str) -> int:
 
 async def fast_forward(bootstrap: str, group: str, topics: list[str]) -> None:
     """Commit `group` at the topics' current ends, so it starts from now, not from history."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers(bootstrap), group_id=group,
                                 enable_auto_commit=False)
     await consumer.start()
     try:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from services.ingest.logic import ingest_batch
 from shared import stores
 from shared.db import Pool
+from shared.settings import servers
 from shared.topics import INGEST, INGEST_DLQ, UPSERT, UPSERT_RESULTS
 from tests.conftest import Pipeline
 from tests.kafka_helpers import Watcher
@@ -95,7 +96,8 @@ def carried_text(value: dict[str, Any]) -> bytes:
 
 async def produce_at(bootstrap: str, values: list[bytes], key: bytes) -> list[tuple[int, int]]:
     """Produce in order under one key (one partition); the (partition, offset) of each."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=4 * 1024 * 1024)
+    producer = AIOKafkaProducer(bootstrap_servers=servers(bootstrap),
+                                max_request_size=4 * 1024 * 1024)
     await producer.start()
     try:
         metas = [await producer.send_and_wait(INGEST, v, key=key) for v in values]

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from shared.settings import Settings
+from shared.settings import Settings, servers
 
 
 def test_defaults_are_the_documented_local_infrastructure(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,3 +42,17 @@ def test_the_public_base_url_follows_the_http_port(monkeypatch: pytest.MonkeyPat
         "http://127.0.0.1:9100"
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://edge.example.com/")
     assert Settings().public_url == "https://edge.example.com"
+
+
+def test_the_tests_never_use_the_broker_and_database_make_run_reads(settings: Settings) -> None:
+    """`make run` consumes the default topics under the default groups: what the tests write
+    must not be there for it (their own broker and database, see the Makefile)."""
+    defaults = {name: Settings.model_fields[name].default
+                for name in ("kafka_bootstrap_servers", "database_url")}
+    assert settings.kafka_bootstrap_servers != defaults["kafka_bootstrap_servers"]
+    assert settings.database_url != defaults["database_url"]
+
+
+def test_a_list_of_brokers_is_split_for_the_kafka_clients() -> None:
+    assert servers("kafka-1:9092, kafka-2:9092,") == ["kafka-1:9092", "kafka-2:9092"]
+    assert servers("127.0.0.1:9092") == ["127.0.0.1:9092"]

@@ -4,11 +4,13 @@
 # Debian's PostgreSQL packages are installed when initdb is missing. The cluster lives in
 # .local/postgres (git-ignored), listens on 127.0.0.1:54320, and has the role and database
 # `clients` (trust authentication on loopback: a development cluster, never a production one).
+# POSTGRES_DB names the database `up` makes sure of (the tests use `clients_test`).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STATE="${POSTGRES_STATE_DIR:-$ROOT/.local/postgres}"
 PORT="${POSTGRES_LOCAL_PORT:-54320}"
+DB="${POSTGRES_DB:-clients}"
 DATA="$STATE/data"
 LOG="$STATE/postgres.log"
 
@@ -71,8 +73,8 @@ CONF
   fi
   local exists
   exists=$("$BINDIR/psql" -h 127.0.0.1 -p "$PORT" -U clients -d postgres -tAc \
-           "SELECT 1 FROM pg_database WHERE datname = 'clients'")
-  [ "$exists" = 1 ] || "$BINDIR/createdb" -h 127.0.0.1 -p "$PORT" -U clients clients
+           "SELECT 1 FROM pg_database WHERE datname = '$DB'")
+  [ "$exists" = 1 ] || "$BINDIR/createdb" -h 127.0.0.1 -p "$PORT" -U clients "$DB"
 }
 
 down() {

@@ -29,7 +29,7 @@ from shared.broker import create_producer
 from shared.db import Pool
 from shared.normalize import email_key
 from shared.publish import publish_keyed
-from shared.settings import Settings
+from shared.settings import Settings, servers
 from shared.stores import StoreNotFoundError
 from shared.topics import IMPORT_CHUNKS, IMPORT_PROGRESS
 
@@ -140,7 +140,8 @@ async def _stream(rows: Any, mapping: Mapping, chunker: _Chunker) -> None:
 
 
 async def _follow(settings: Settings) -> AIOKafkaConsumer:
-    consumer = AIOKafkaConsumer(IMPORT_PROGRESS, bootstrap_servers=settings.kafka_bootstrap_servers,
+    consumer = AIOKafkaConsumer(IMPORT_PROGRESS,
+                                bootstrap_servers=servers(settings.kafka_bootstrap_servers),
                                 group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="latest")
     await consumer.start()
