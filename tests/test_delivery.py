@@ -396,3 +396,24 @@ async def test_status_callback_urls_are_refused_without_a_secret(
         path = f"/callbacks/sendblue/status/{message_id}/{status_token('', message_id)}"
         answer = await http.post(path, json={"message_handle": "h", "status": "DELIVERED"})
     assert answer.status_code == 401
+
+
+async def test_a_token_inside_a_callback_is_redacted_before_it_is_kept(
+        pool: Pool, messaging: Messaging, edge_http: httpx.AsyncClient) -> None:
+    handle, token = str(uuid.uuid4()), "pck_int_" + "A1b2" * 10
+    sb = {"message_handle": handle, "status": "SENT", "is_outbound": True,
+          "error_message": f"echo {token}", "nested": [{"k": token}]}
+    async with Watcher(messaging.settings.kafka_bootstrap_servers, DELIVERY_CALLBACKS) as w:
+        assert (await edge_http.post("/callbacks/sendblue", json=sb, headers={
+            "sb-signing-secret": fp.SENDBLUE_SIGNING_SECRET})).status_code == 200
+        (published,) = await w.take(lambda v: v["payload"].get("message_handle") == handle)
+    assert token not in json.dumps(published)
+    assert published["payload"]["nested"] == [{"k": "[redacted]"}]
+
+    async def kept() -> bool:
+        return bool(await pool.fetchval(
+            "SELECT count(*) FROM message_callbacks WHERE provider_id = $1", handle))
+    await eventually(kept)
+    stored = await pool.fetchval("SELECT payload::text FROM message_callbacks "
+                                 "WHERE provider_id = $1", handle)
+    assert token not in stored

@@ -22,6 +22,7 @@ from schemas.messages import ProviderCallback
 from services.edge.integrations import Answer
 from shared.callback_url import verify_status_token
 from shared.publish import publish_keyed
+from shared.redact import redact_json
 from shared.resources import Deps
 from shared.topics import DELIVERY_CALLBACKS
 
@@ -29,11 +30,16 @@ UNAUTHORIZED = Answer(401, {"error": "signature does not verify"})
 
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """The callback's JSON object, tokens redacted (it is kept: the topic, the callback log), or
+    None when it is not one we can keep (not JSON, too deep, lone surrogates)."""
     try:
         body = json.loads(raw)
-    except (ValueError, RecursionError):
+        if not isinstance(body, dict):
+            return None
+        json.dumps(body, ensure_ascii=False).encode()
+        return dict(redact_json(body))
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
-    return body if isinstance(body, dict) else None
 
 
 async def resend(deps: Deps, headers: dict[str, str], raw: bytes) -> Answer:

@@ -12,6 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from services.webhooks.errors import UnsafeAddressError, UnsafeURLError
 from services.webhooks.guard import GuardedResolver, Network, check_literal
+from shared.redact import redact_text
 from shared.settings import Settings
 
 RESPONSE_KEPT = 4096
@@ -73,7 +74,7 @@ async def post(session: aiohttp.ClientSession, allowed: tuple[Network, ...], url
             status = resp.status
             ok = 200 <= status < 300
             return Attempt(at=at, latency_ms=elapsed(), status_code=status,
-                           response=kept.decode("utf-8", "replace"),
+                           response=redact_text(kept.decode("utf-8", "replace")),
                            error=None if ok else f"HTTP {status}",
                            retry_after_s=(retry_after(resp.headers.get("Retry-After"), at)
                                           if status in (429, 503) else None))
