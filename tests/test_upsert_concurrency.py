@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from schemas.upsert import UpsertCommand
 from services.upsert.handlers import GROUP
@@ -38,6 +39,17 @@ async def second_upsert_process(pipeline: Pipeline) -> AsyncIterator[None]:
     assert second.returncode == 0, err.decode()[-2000:]
 
 
+async def resolved(pipeline: Pipeline, store: stores.Store, commands: list[dict[str, Any]],
+                   partitions: list[int]) -> list[dict[str, Any]]:
+    """Publish each command to its partition; every result of the store's, once all are in."""
+    s = pipeline.settings
+    async with Watcher(s.kafka_bootstrap_servers, UPSERT_RESULTS) as results:
+        await produce(s.kafka_bootstrap_servers, UPSERT, commands, partitions=partitions)
+        got: list[dict[str, Any]] = await results.take(
+            lambda v: v.get("store_id") == str(store.id), count=len(commands), within=90)
+    return got
+
+
 async def test_two_consumers_in_two_processes_make_one_row_per_person(
         pipeline: Pipeline, pool: Pool, store: stores.Store) -> None:
     s = pipeline.settings
@@ -54,10 +66,7 @@ async def test_two_consumers_in_two_processes_make_one_row_per_person(
                     email_key=email_key(email), name=f"Person {i}", received_at=now,
                 ).model_dump(mode="json"))
                 targets.append(p)
-        async with Watcher(s.kafka_bootstrap_servers, UPSERT_RESULTS) as results:
-            await produce(s.kafka_bootstrap_servers, UPSERT, commands, partitions=targets)
-            got = await results.take(lambda v: v.get("store_id") == str(store.id),
-                                     count=len(commands), within=60)
+        got = await resolved(pipeline, store, commands, targets)
 
     rows = await pool.fetch("SELECT email_key, count(*) AS n FROM clients WHERE store_id = $1 "
                             "GROUP BY email_key", store.id)
@@ -86,10 +95,7 @@ async def test_two_processes_make_one_client_per_external_id(
                     external_id=f"ext-{i}", email=email, email_key=email, name=f"Pair {i}",
                     received_at=now).model_dump(mode="json"))
                 targets.append(partitions[(i + half * len(partitions) // 2) % len(partitions)])
-        async with Watcher(s.kafka_bootstrap_servers, UPSERT_RESULTS) as results:
-            await produce(s.kafka_bootstrap_servers, UPSERT, commands, partitions=targets)
-            got = await results.take(lambda v: v.get("store_id") == str(store.id),
-                                     count=len(commands), within=90)
+        got = await resolved(pipeline, store, commands, targets)
 
     live = await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1 "
                                "AND deleted_at IS NULL", store.id)

@@ -1,5 +1,7 @@
 """Thin HTTP handlers: read the request, call the logic, shape the response."""
 
+from collections.abc import Awaitable, Callable
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -55,32 +57,28 @@ async def upsert_client(request: Request) -> JSONResponse:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         return respond(Answer(415, {"error": "Content-Type must be application/json"}))
+    return await _with_body(request, lambda deps, body: integrations.upsert_client(
+        deps, identity, body))
+
+
+async def _with_body(request: Request,
+                     call: Callable[[Deps, bytes], Awaitable[Answer]]) -> JSONResponse:
+    """Read the body within the cap (413), then answer with `call`."""
+    deps = deps_of(request)
     body = await read_body(request, deps.settings.http_max_body_bytes)
-    if isinstance(body, Answer):
-        return respond(body)
-    return respond(await integrations.upsert_client(deps, identity, body))
+    return respond(body if isinstance(body, Answer) else await call(deps, body))
 
 
 async def resend_callback(request: Request) -> JSONResponse:
-    deps = deps_of(request)
-    body = await read_body(request, deps.settings.http_max_body_bytes)
-    if isinstance(body, Answer):
-        return respond(body)
-    return respond(await callbacks.resend(deps, dict(request.headers), body))
+    return await _with_body(request, lambda deps, body: callbacks.resend(
+        deps, dict(request.headers), body))
 
 
 async def sendblue_callback(request: Request) -> JSONResponse:
-    deps = deps_of(request)
-    body = await read_body(request, deps.settings.http_max_body_bytes)
-    if isinstance(body, Answer):
-        return respond(body)
-    return respond(await callbacks.sendblue(deps, dict(request.headers), body))
+    return await _with_body(request, lambda deps, body: callbacks.sendblue(
+        deps, dict(request.headers), body))
 
 
 async def sendblue_status(request: Request) -> JSONResponse:
-    deps = deps_of(request)
-    body = await read_body(request, deps.settings.http_max_body_bytes)
-    if isinstance(body, Answer):
-        return respond(body)
-    return respond(await callbacks.sendblue_status(deps, request.path_params["message_id"],
-                                                   request.path_params["token"], body))
+    return await _with_body(request, lambda deps, body: callbacks.sendblue_status(
+        deps, request.path_params["message_id"], request.path_params["token"], body))

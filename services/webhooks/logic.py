@@ -95,6 +95,7 @@ async def settle(pool: Pool, settings: Settings,
     gone = list({c.endpoint_id for c, a in done if a.status_code == 410})
     failing = [e for e, (_, failure) in health.items() if failure is not None]
     async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(sql.LOCK_ENDPOINTS, list(health))
         await conn.execute(
             sql.FINISH, [c.id for c, _ in done], [o.state for o in outcomes],
             [o.tries for o in outcomes], [o.delay_s for o in outcomes],

@@ -54,6 +54,13 @@ NEXT_DUE = """
 SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM webhook_deliveries
 WHERE state = 'pending'"""
 
+# Settling and disabling both touch an endpoint and its deliveries: both take the endpoint row
+# first (settle: every endpoint of its batch, in id order), then deliveries, so they never wait
+# on each other crosswise (seen as a deadlock between `webhook disable` and a settle).
+LOCK_ENDPOINTS = """
+SELECT count(*) FROM (SELECT id FROM webhook_endpoints WHERE id = ANY ($1::uuid[])
+                      ORDER BY id FOR UPDATE) e"""
+
 # Attempt outcomes: the delivery's new state (a delivery of an endpoint disabled meanwhile
 # fails instead of being rescheduled), and the attempt appended to the log.
 FINISH = """
