@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test test-infra lint bench infra-up infra-down infra-status setup clean
+.PHONY: run test test-unit test-infra lint bench infra-up infra-down infra-status setup clean
 
 # The tests' own broker (.local/kafka-test, 127.0.0.1:19092) and database (clients_test) in the
 # same local PostgreSQL: `make run` never reads what the tests wrote. KAFKA_BOOTSTRAP_SERVERS /
@@ -45,6 +45,10 @@ test-infra:
 test: setup test-infra
 	export $(TEST_ENV); $(BIN)/clients migrate >/dev/null && $(BIN)/clients topics >/dev/null \
 		&& $(BIN)/pytest $(PYTEST_ARGS)
+
+# The tests that need no broker and no database, in seconds.
+test-unit: setup
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.ingest import baseline_kafka, peak_rss_mb
 from schemas.messages import ProviderCallback
-from services.delivery import queries
+from services.delivery import inbox_reads
 from shared import stores
 from shared.db import create_pool
 from shared.normalize import email_key
@@ -41,7 +41,7 @@ from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.topics import DELIVERY_CALLBACKS, INBOX_COMMANDS, MESSAGES_OUTBOUND
 from tests.conftest import free_port
-from tests.kafka_helpers import fast_forward, group_members
+from tests.support.kafka_helpers import fast_forward, group_members
 
 SEED = """
 INSERT INTO messages (id, store_id, client_id, thread_id, direction, channel, text,
@@ -231,7 +231,7 @@ async def main() -> None:
                 w.send_signal(signal.SIGTERM)
         await asyncio.gather(*(w.wait() for w in workers))
     edge = await edge_rate(settings, args.edge)
-    thread = await queries.thread(pool, thread_id, store.id)
+    thread = await inbox_reads.thread(pool, thread_id, store.id)
     await pool.close()
 
     n = 2 * args.messages

@@ -30,7 +30,7 @@ from shared.db import create_pool
 from shared.runner import prepare
 from shared.settings import Settings
 from shared.topics import IMPORT_CHUNKS
-from tests.kafka_helpers import fast_forward, group_members
+from tests.support.kafka_helpers import fast_forward, group_members
 
 HEADER = ["Customer ID", "First Name", "Last Name", "Email", "Phone", "Company", "Tags", "Note"]
 

@@ -33,7 +33,7 @@ from shared.db import create_pool
 from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.topics import EVENTS, INGEST, UPSERT, UPSERT_RESULTS, TopicSpec, ensure_topics
-from tests.kafka_helpers import admin_client, fast_forward, group_members
+from tests.support.kafka_helpers import admin_client, fast_forward, group_members
 
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances",
          "John", "Radia", "Dennis", "Katherine", "Linus", "Guido", "Anita", "Niklaus", "Sophie"]

@@ -26,9 +26,8 @@ from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.topics import INGEST
 from tests.conftest import eventually, free_port
-from tests.kafka_helpers import committed_total, end_offsets, fast_forward, group_members
-from tests.tcp_proxy import TcpProxy
-from tests.test_outage import through
+from tests.support.kafka_helpers import committed_total, end_offsets, fast_forward, group_members
+from tests.support.tcp_proxy import TcpProxy, through
 
 TICK = os.sysconf("SC_CLK_TCK")
 

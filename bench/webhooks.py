@@ -40,8 +40,8 @@ from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.topics import EVENTS
 from tests.conftest import free_port
-from tests.kafka_helpers import fast_forward, group_members
-from tests.webhook_helpers import client_event
+from tests.support.kafka_helpers import fast_forward, group_members
+from tests.support.webhook_helpers import client_event
 
 CONCURRENCY = 256
 

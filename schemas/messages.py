@@ -48,7 +48,36 @@ class ProviderCallback(Contract):
     provider: Provider
     callback_key: str = Field(description="svix-id (Resend) or a digest of the body (SendBlue)")
     received_at: datetime
-    payload: dict[str, Any] = Field(description="the provider's JSON body, unchanged")
+    payload: dict[str, Any] = Field(description="the provider's JSON body, tokens redacted")
+
+    # What the edge (to key it) and the delivery service (to apply it) both read off a callback.
+
+    @property
+    def is_inbound(self) -> bool:
+        """A message to the store (SendBlue `is_outbound: false`, Resend `email.received`),
+        as opposed to a status of one we sent."""
+        if self.provider == "sendblue":
+            return self.payload.get("is_outbound") is False
+        return self.payload.get("type") == "email.received"
+
+    @property
+    def provider_id(self) -> str | None:
+        """The provider's id of the message: SendBlue's message_handle, Resend's email_id."""
+        if self.provider == "sendblue":
+            value = self.payload.get("message_handle")
+        else:
+            data = self.payload.get("data")
+            value = data.get("email_id") if isinstance(data, dict) else None
+        return str(value) if value else None
+
+    @property
+    def partition_key(self) -> str:
+        """One message's callbacks share a partition (its provider id), so they apply in
+        order; an inbound SMS goes by its sender's number, so a conversation stays in order."""
+        sender = self.payload.get("from_number")
+        if self.provider == "sendblue" and self.is_inbound and sender:
+            return str(sender)
+        return self.provider_id or self.callback_key
 
 
 class InboxCommand(Contract):

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from schemas.events import ClientEvent, ClientSnapshot, EventType
 from shared.db import Connection
+from shared.notify import notify
 from shared.topics import EVENTS
 
 CHANNEL = "clients_outbox"
@@ -17,7 +18,6 @@ CHANNEL = "clients_outbox"
 INSERT = """
 INSERT INTO outbox (event_id, topic, key, payload)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])"""
-NOTIFY = "SELECT pg_notify($1, '')"
 
 
 def client_event(kind: EventType, row: dict[str, Any], at: datetime) -> ClientEvent:
@@ -41,4 +41,4 @@ async def add_messages(conn: Connection, topic: str,
     await conn.execute(INSERT, [m[0] for m in messages], [topic] * len(messages),
                        [m[1] for m in messages],
                        [m[2].model_dump(mode="json") for m in messages])
-    await conn.execute(NOTIFY, CHANNEL)
+    await notify(conn, CHANNEL)

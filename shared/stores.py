@@ -19,6 +19,7 @@ REVOKE_KEY = """
 UPDATE integration_keys SET revoked_at = coalesce(revoked_at, now())
 WHERE id = $1
 RETURNING id, revoked_at"""
+REGION = "SELECT region FROM stores WHERE id = $1"
 AUTHENTICATE_MANY = """
 SELECT k.token_hash, k.id, k.store_id, k.label, s.region
 FROM integration_keys k JOIN stores s ON s.id = k.store_id
@@ -88,6 +89,12 @@ async def revoke_key(pool: Pool, key_id: UUID) -> datetime:
         raise KeyNotFoundError(key_id)
     revoked_at: datetime = row["revoked_at"]
     return revoked_at
+
+
+async def region_of(pool: Pool, store_id: UUID) -> str | None:
+    """The store's phone region (ISO 3166 alpha-2), or None when there is no such store."""
+    region: str | None = await pool.fetchval(REGION, store_id)
+    return region
 
 
 async def authenticate(pool: Pool, token: str) -> KeyIdentity | None:

@@ -1,5 +1,9 @@
 """Fixtures on the real infrastructure (`make test` starts it; see README).
 
+Layout: `tests/unit/` needs nothing running (`make test-unit`, seconds); `tests/integration/`
+runs on the real Kafka broker and PostgreSQL, and is marked `integration` here, so that
+`-m "not integration"` selects the same split; `tests/support/` holds the shared helpers.
+
 Isolation: each test makes its own store (the product's tenancy boundary), its own topics and
 consumer groups, or its own scratch database, so tests run in any order and in any subset.
 """
@@ -26,11 +30,11 @@ from shared.migrate import migrate
 from shared.runner import prepare, run
 from shared.settings import Settings
 from shared.topics import IMPORT_CHUNKS, INGEST, UPSERT, TopicSpec, ensure_topics
-from tests.kafka_helpers import fast_forward
+from tests.support.kafka_helpers import fast_forward
 
 if TYPE_CHECKING:
-    from tests.fake_providers import FakeProviders
-    from tests.messaging_helpers import Messaging
+    from tests.support.fake_providers import FakeProviders
+    from tests.support.messaging_helpers import Messaging
 
 
 # The tests' own broker and database (the Makefile's `test` target starts them): never the ones
@@ -42,6 +46,12 @@ TEST_DATABASE = "postgresql://clients@127.0.0.1:54320/clients_test"
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", TEST_KAFKA)
     os.environ.setdefault("DATABASE_URL", TEST_DATABASE)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -180,7 +190,7 @@ async def pipeline(settings: Settings, pool: Pool) -> AsyncIterator[Pipeline]:
 @pytest.fixture(scope="module")
 async def fake() -> AsyncIterator["FakeProviders"]:
     """Local SendBlue and Resend (tests/fake_providers.py)."""
-    from tests.fake_providers import running_providers
+    from tests.support.fake_providers import running_providers
     async with running_providers() as f:
         yield f
 
@@ -189,7 +199,7 @@ async def fake() -> AsyncIterator["FakeProviders"]:
 async def messaging(settings: Settings, pool: Pool, fake: "FakeProviders"
                     ) -> AsyncIterator["Messaging"]:
     """edge + delivery + relay, with the providers pointed at `fake`."""
-    from tests.messaging_helpers import running_messaging
+    from tests.support.messaging_helpers import running_messaging
     async with running_messaging(settings, fake) as m:
         yield m
 

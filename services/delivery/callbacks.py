@@ -5,58 +5,44 @@ kept and reported; if the message's provider id is recorded later, it is applied
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.utils import parseaddr
+from types import ModuleType
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import structlog
 
-from schemas.messages import MessageEvent, ProviderCallback
+from schemas.messages import ProviderCallback
 from schemas.upsert import UpsertCommand
-from services.delivery import sql
-from services.delivery.states import forward, resend_state, sendblue_state
-from services.delivery.threads import (
-    Activity,
-    Want,
-    publish_states,
-    row_event,
-    threads_for,
-    touch,
-)
+from services.delivery import resend, sendblue, sql
+from services.delivery.messages import MessageRow, insert_messages, publish_states, row_event
+from services.delivery.providers import Inbound
+from services.delivery.states import forward
+from services.delivery.threads import Activity, Want, threads_for, touch
 from shared.db import Connection, Pool
 from shared.normalize import check_email, email_key, to_e164
 from shared.resolver import resolve_batch
+from shared.stores import region_of
 
 log = structlog.get_logger(__name__)
 INBOUND_NAMESPACE = uuid.UUID("5b0c1d2e-8f3a-4c6b-9d7e-1a2b3c4d5e6f")
 
 
-def is_inbound(cb: ProviderCallback) -> bool:
-    p = cb.payload
-    if cb.provider == "sendblue":
-        return p.get("is_outbound") is False
-    return p.get("type") == "email.received"
-
-
-def provider_id(cb: ProviderCallback) -> str | None:
-    p = cb.payload
-    value = p.get("message_handle") if cb.provider == "sendblue" else \
-        (p.get("data") or {}).get("email_id")
-    return str(value) if value else None
+# Each provider's knowledge of its own callbacks.
+PROVIDERS: dict[str, ModuleType] = {"sendblue": sendblue, "resend": resend}
 
 
 async def apply(pool: Pool, callbacks: Sequence[ProviderCallback]) -> dict[str, int]:
     """Status callbacks set-based, in one transaction; inbound ones each through the
     resolver."""
     counts = {"applied": 0, "duplicate": 0, "unknown": 0, "inbound": 0}
-    status = [cb for cb in callbacks if not is_inbound(cb)]
+    status = [cb for cb in callbacks if not cb.is_inbound]
     if status:
         async with pool.acquire() as conn, conn.transaction():
             for outcome, n in (await apply_statuses(conn, status)).items():
                 counts[outcome] += n
     for cb in callbacks:
-        if is_inbound(cb):
+        if cb.is_inbound:
             counts[await _inbound(pool, cb)] += 1
     return counts
 
@@ -67,16 +53,14 @@ async def apply_statuses(conn: Connection, batch: Sequence[ProviderCallback]
     into their messages' states: a fixed number of statements per batch. The caller's
     transaction holds each (provider, provider id) from the first statement on, so a send's
     answer recorded meanwhile waits and then sees these callbacks."""
-    mapped = [(sendblue_state if cb.provider == "sendblue" else resend_state)(cb.payload)
-              for cb in batch]
-    pids = [provider_id(cb) for cb in batch]
+    mapped = [PROVIDERS[cb.provider].state_of(cb.payload) for cb in batch]
+    pids = [cb.provider_id for cb in batch]
     held = sorted({(cb.provider, pid) for cb, pid in zip(batch, pids, strict=True) if pid})
     await conn.execute(sql.LOCK_PROVIDER_IDS, [p for p, _ in held], [i for _, i in held])
-    statuses = [cb.payload.get("status") if cb.provider == "sendblue"
-                else cb.payload.get("type") for cb in batch]
+    statuses = [PROVIDERS[cb.provider].status_name(cb.payload) for cb in batch]
     logged = await conn.fetch(
         sql.LOG_CALLBACKS, [cb.provider for cb in batch], [cb.callback_key for cb in batch],
-        pids, [str(st) if st else None for st in statuses], [m[0] for m in mapped],
+        pids, statuses, [m[0] for m in mapped],
         [cb.payload for cb in batch], [cb.received_at for cb in batch])
     seqs = {(r["provider"], r["callback_key"]): r["seq"] for r in logged}
     fresh: list[int] = []   # new callbacks, in arrival order; a key repeated in the batch once
@@ -124,20 +108,13 @@ async def apply_statuses(conn: Connection, batch: Sequence[ProviderCallback]
 
 
 async def _inbound(pool: Pool, cb: ProviderCallback) -> str:
-    p = cb.payload
-    if cb.provider == "sendblue":
-        ours = str(p.get("to_number") or p.get("sendblue_number") or "")
-        theirs, text, subject = str(p.get("from_number") or ""), p.get("content"), None
-        store_id = await pool.fetchval(sql.STORE_BY_SMS_NUMBER, ours)
-    else:
-        data = p.get("data") or {}
-        to = data.get("to") or []
-        ours = parseaddr(to[0] if isinstance(to, list) and to else str(to))[1]
-        theirs = parseaddr(str(data.get("from") or ""))[1]
-        text, subject = data.get("text"), data.get("subject")
-        store_id = await pool.fetchval(sql.STORE_BY_EMAIL, ours)
-    pid = provider_id(cb)
-    client_id = (await _client_for(pool, cb, store_id, theirs)
+    p, said = cb.payload, PROVIDERS[cb.provider].inbound(cb.payload)
+    ours, theirs = said.ours, said.theirs
+    channel = "sms" if cb.provider == "sendblue" else "email"
+    store_id = await pool.fetchval(sql.STORE_BY_SMS_NUMBER if channel == "sms"
+                                   else sql.STORE_BY_EMAIL, ours)
+    pid = cb.provider_id
+    client_id = (await _client_for(pool, cb, said, store_id)
                  if store_id is not None and theirs and pid else None)
     if store_id is None or client_id is None or not pid:
         # kept (unlinked) and reported: no store owns `ours`, or the sender is unusable
@@ -148,7 +125,6 @@ async def _inbound(pool: Pool, cb: ProviderCallback) -> str:
                     reason="no store has this number/address" if store_id is None
                     else "the sender is not a usable phone/email")
         return "unknown"
-    channel = "sms" if cb.provider == "sendblue" else "email"
     message_id = uuid.uuid5(INBOUND_NAMESPACE, f"{cb.provider}:{pid}")
     async with pool.acquire() as conn, conn.transaction():
         seq = await conn.fetchval(sql.LOG_CALLBACK, cb.provider, cb.callback_key, pid,
@@ -158,26 +134,29 @@ async def _inbound(pool: Pool, cb: ProviderCallback) -> str:
         (thread_id,) = await threads_for(conn, [Want(store_id, client_id, channel)],
                                          cb.received_at)
         assert thread_id is not None  # only a given thread can be refused
-        created = await conn.fetch(sql.INSERT_MESSAGES, *[[v] for v in (
-            message_id, store_id, client_id, thread_id, "inbound", channel, subject, text,
-            None, theirs, ours, "received", None, cb.provider, pid, "none")], cb.received_at)
+        row = MessageRow(id=message_id, store_id=store_id, client_id=client_id,
+                         thread_id=thread_id, direction="inbound", channel=channel,
+                         subject=said.subject, text=said.text, html=None, from_addr=theirs,
+                         to_addr=ours, state="received", error=None, provider=cb.provider,
+                         provider_id=pid, send_status="none")
+        created = await insert_messages(conn, [row], cb.received_at)
         await conn.execute(sql.LINK_CALLBACKS, [seq], [message_id])
         if created:
-            await touch(conn, [Activity(thread_id, cb.received_at, subject, text, channel)])
-            await publish_states(conn, [MessageEvent(
-                message_id=message_id, store_id=store_id, client_id=client_id,
-                thread_id=thread_id, channel=channel, state="received", at=cb.received_at)])
+            await touch(conn, [Activity(thread_id, cb.received_at, row.subject, row.text,
+                                        channel)])
+            await publish_states(conn, [row.event(cb.received_at)])
     return "inbound"
 
 
-async def _client_for(pool: Pool, cb: ProviderCallback, store_id: UUID,
-                      sender: str) -> UUID | None:
+async def _client_for(pool: Pool, cb: ProviderCallback, said: Inbound,
+                      store_id: UUID) -> UUID | None:
     """The store's client with this phone (SMS) or email, else one created through the
     resolver with source label `sms` / `email` (idempotent: the request id is the callback's
     provider id)."""
     fields: dict[str, Any]
+    sender = said.theirs
     if cb.provider == "sendblue":
-        region = await pool.fetchval(sql.STORE_REGION, store_id)
+        region = await region_of(pool, store_id)
         phone = to_e164(sender, region or "US")
         if phone is None:
             log.warning("inbound SMS from an impossible number", sender=sender)
@@ -189,12 +168,11 @@ async def _client_for(pool: Pool, cb: ProviderCallback, store_id: UUID,
             log.warning("inbound email from an invalid address", sender=sender)
             return None
         found = await pool.fetchval(sql.CLIENT_BY_EMAIL_KEY, store_id, email_key(sender))
-        display = parseaddr(str((cb.payload.get("data") or {}).get("from") or ""))[0]
         fields = {"email": sender, "email_key": email_key(sender),
-                  "name": display or sender, "source_label": "email"}
+                  "name": said.display_name or sender, "source_label": "email"}
     if found is not None:
         return UUID(str(found))
-    command = UpsertCommand(request_id=f"{cb.provider}:{provider_id(cb)}", store_id=store_id,
+    command = UpsertCommand(request_id=f"{cb.provider}:{cb.provider_id}", store_id=store_id,
                             received_at=datetime.now(UTC), **fields)
     try:
         (result,) = await resolve_batch(pool, [command])

@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import structlog
@@ -10,17 +9,12 @@ from asyncpg import Record
 
 from schemas.messages import MessageEvent, OutboundMessage
 from services.delivery import sql
+from services.delivery.messages import MessageRow, insert_messages, publish_states, row_event
 from services.delivery.providers import Accepted
 from services.delivery.states import forward
-from services.delivery.threads import (
-    Activity,
-    Want,
-    publish_states,
-    row_event,
-    threads_for,
-    touch,
-)
+from services.delivery.threads import Activity, Want, threads_for, touch
 from shared.db import Pool
+from shared.notify import notify
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +39,7 @@ async def accept(pool: Pool, messages: Sequence[OutboundMessage]) -> int:
             conn, [Want(m.store_id, m.client_id, m.channel, m.thread_id) for m in known], now),
             strict=True))
         refused: list[MessageEvent] = []
-        rows: list[tuple[OutboundMessage, UUID, str | None, str | None, str, str | None]] = []
+        rows: list[MessageRow] = []
         for m in fresh:
             client = clients.get((m.client_id, m.store_id))
             thread_id = threads.get(m.message_id)
@@ -58,31 +52,20 @@ async def accept(pool: Pool, messages: Sequence[OutboundMessage]) -> int:
                 continue
             from_addr, to_addr, error = _addresses(m, client)
             state = "delivered" if m.channel == "in_app" else "failed" if error else "queued"
-            rows.append((m, thread_id, from_addr, to_addr, state, error))
-        inserted = {r["id"] for r in await conn.fetch(
-            sql.INSERT_MESSAGES, *_columns(rows), now)} if rows else set()
-        rows = [r for r in rows if r[0].message_id in inserted]
-        await touch(conn, [Activity(t, now, m.subject, m.text, m.channel)
-                           for m, t, *_ in rows])
-        await publish_states(conn, refused + [_event_of(m, state, t, now, error)
-                                              for m, t, _, _, state, error in rows])
-        if any(state == "queued" for *_, state, _ in rows):
-            await conn.execute(sql.NOTIFY, sql.WAKE_CHANNEL)
+            rows.append(MessageRow(
+                id=m.message_id, store_id=m.store_id, client_id=m.client_id,
+                thread_id=thread_id, direction="outbound", channel=m.channel,
+                subject=m.subject, text=m.text, html=m.html, from_addr=from_addr,
+                to_addr=to_addr, state=state, error=error, provider=None, provider_id=None,
+                send_status="due" if state == "queued" else "none"))
+        inserted = await insert_messages(conn, rows, now)
+        rows = [r for r in rows if r.id in inserted]
+        await touch(conn, [Activity(r.thread_id, now, r.subject, r.text, r.channel)
+                           for r in rows])
+        await publish_states(conn, refused + [r.event(now) for r in rows])
+        if any(r.state == "queued" for r in rows):
+            await notify(conn, sql.WAKE_CHANNEL)
     return len(refused) + len(rows)
-
-
-def _columns(rows: Sequence[tuple[OutboundMessage, UUID, str | None, str | None, str,
-                                  str | None]]) -> list[list[Any]]:
-    """INSERT_MESSAGES' sixteen arrays."""
-    cols: list[list[Any]] = [[] for _ in range(16)]
-    for m, thread_id, from_addr, to_addr, state, error in rows:
-        send = "due" if state == "queued" else "none"
-        for col, value in zip(cols, (m.message_id, m.store_id, m.client_id, thread_id,
-                                     "outbound", m.channel, m.subject, m.text, m.html,
-                                     from_addr, to_addr, state, error, None, None, send),
-                              strict=True):
-            col.append(value)
-    return cols
 
 
 def _event_of(m: OutboundMessage, state: str, thread_id: UUID | None, at: datetime,

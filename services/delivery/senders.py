@@ -22,7 +22,9 @@ from tenacity.wait import wait_exponential_jitter
 from services.delivery import sql
 from services.delivery.errors import PermanentSendError, RetryableSendError
 from services.delivery.outbound import record_failed, record_sent
-from services.delivery.providers import Accepted, send_email, send_sms
+from services.delivery.providers import Accepted
+from services.delivery.resend import send_email
+from services.delivery.sendblue import send_sms
 from shared.db import Pool
 from shared.outage import run_until_stopped
 from shared.resources import Deps

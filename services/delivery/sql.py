@@ -1,7 +1,6 @@
 """The delivery service's SQL."""
 
 WAKE_CHANNEL = "messages_due"
-NOTIFY = "SELECT pg_notify($1, '')"
 
 # --- accepting outbound messages (a batch at a time) ---
 
@@ -153,7 +152,6 @@ WHERE provider = $1 AND provider_id = $2 AND message_id IS NULL ORDER BY seq"""
 
 STORE_BY_SMS_NUMBER = "SELECT store_id FROM store_channels WHERE sms_number = $1"
 STORE_BY_EMAIL = "SELECT store_id FROM store_channels WHERE email_address = lower($1)"
-STORE_REGION = "SELECT region FROM stores WHERE id = $1"
 
 CLIENT_BY_PHONE = """
 SELECT id FROM clients WHERE store_id = $1 AND phone = $2 AND deleted_at IS NULL

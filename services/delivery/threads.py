@@ -7,13 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from asyncpg import Record
-
-from schemas.messages import MessageEvent
 from services.delivery import sql
 from shared.db import Connection
-from shared.outbox import add_messages
-from shared.topics import MESSAGES_EVENTS
 
 PREVIEW_CHARS = 140
 
@@ -84,17 +79,3 @@ async def touch(conn: Connection, activity: Sequence[Activity]) -> None:
         await conn.execute(sql.TOUCH_THREADS, [a.thread_id for a in items],
                            [a.at for a in items], [preview(a.subject, a.text) for a in items],
                            [a.channel for a in items])
-
-
-def row_event(row: Record, state: str, at: datetime,
-              error: str | None = None) -> MessageEvent:
-    """The event for a state change of a stored message (a `messages` row)."""
-    return MessageEvent(message_id=row["id"], store_id=row["store_id"],
-                        client_id=row["client_id"], thread_id=row["thread_id"],
-                        channel=row["channel"], state=state, at=at, error=error)
-
-
-async def publish_states(conn: Connection, events: list[MessageEvent]) -> None:
-    """State changes go out through the outbox, committed with the change."""
-    await add_messages(conn, MESSAGES_EVENTS, [(uuid.uuid4(), str(e.message_id), e)
-                                               for e in events])

@@ -56,8 +56,7 @@ async def resend(deps: Deps, headers: dict[str, str], raw: bytes) -> Answer:
     body = _json_object(raw)
     if body is None:
         return Answer(400, {"error": "not a JSON object"})
-    key = str((body.get("data") or {}).get("email_id") or svix_id)
-    return await _publish(deps, key, ProviderCallback(
+    return await _publish(deps, ProviderCallback(
         provider="resend", callback_key=svix_id, received_at=datetime.now(UTC), payload=body))
 
 
@@ -81,14 +80,11 @@ async def _sendblue_callback(deps: Deps, raw: bytes) -> Answer:
     body = _json_object(raw)
     if body is None:
         return Answer(400, {"error": "not a JSON object"})
-    # One message's callbacks share a partition (its handle); inbound ones, the sender's.
-    inbound = body.get("is_outbound") is False
-    key = str((body.get("from_number") if inbound else None) or body.get("message_handle"))
-    return await _publish(deps, key, ProviderCallback(
+    return await _publish(deps, ProviderCallback(
         provider="sendblue", callback_key=hashlib.sha256(raw).hexdigest(),
         received_at=datetime.now(UTC), payload=body))
 
 
-async def _publish(deps: Deps, key: str, callback: ProviderCallback) -> Answer:
-    await publish_keyed(deps.producer, DELIVERY_CALLBACKS, [(key, callback)])
+async def _publish(deps: Deps, callback: ProviderCallback) -> Answer:
+    await publish_keyed(deps.producer, DELIVERY_CALLBACKS, [(callback.partition_key, callback)])
     return Answer(200, {"received": True})

@@ -1,4 +1,6 @@
+from services.imports.commands import commands
 from services.imports.handlers import router
 from shared.runner import Service
 
-SERVICE = Service("imports", routers=lambda deps: [router(deps)])
+SERVICE = Service("imports", routers=lambda deps: [router(deps)],
+                  commands=commands)

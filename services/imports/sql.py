@@ -2,7 +2,6 @@ CREATE_JOB = """
 INSERT INTO import_jobs (id, store_id, filename, mode, source_label, unmapped_columns)
 SELECT $1, s.id, $3, $4, $5, $6 FROM stores s WHERE s.id = $2
 RETURNING id"""
-STORE_REGION = "SELECT region FROM stores WHERE id = $1"
 
 # Closing the job's size; if every row was already processed, this is when it is done.
 SEAL_JOB = """

@@ -30,7 +30,7 @@ from shared.db import Pool
 from shared.normalize import email_key
 from shared.publish import publish_keyed
 from shared.settings import Settings, servers
-from shared.stores import StoreNotFoundError
+from shared.stores import StoreNotFoundError, region_of
 from shared.topics import IMPORT_CHUNKS, IMPORT_PROGRESS
 
 
@@ -99,7 +99,7 @@ async def submit(settings: Settings, pool: Pool, request: ImportRequest,
         mapping = map_header(header)
         if missing := mapping.missing():
             raise MissingColumnsError(request.path, missing)
-        region = await pool.fetchval(sql.STORE_REGION, request.store_id)
+        region = await region_of(pool, request.store_id)
         if region is None:
             raise StoreNotFoundError(request.store_id)
         if mapping.unmapped:

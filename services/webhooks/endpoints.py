@@ -14,6 +14,7 @@ from services.webhooks import sql
 from services.webhooks.errors import DeliveryNotFoundError, EndpointNotFoundError
 from services.webhooks.guard import check_url, networks
 from shared.db import Pool
+from shared.notify import notify
 from shared.settings import Settings
 from shared.stores import StoreNotFoundError
 
@@ -73,7 +74,7 @@ async def replay_failed(pool: Pool, endpoint_id: UUID, since: datetime) -> int:
         if disabled:
             raise ValueError(f"endpoint {endpoint_id} is disabled; enable it first")
         rows = await conn.fetch(sql.REPLAY_FAILED, endpoint_id, since)
-        await conn.execute(sql.NOTIFY, sql.WAKE_CHANNEL)
+        await notify(conn, sql.WAKE_CHANNEL)
     return len(rows)
 
 
@@ -85,7 +86,7 @@ async def replay_delivery(pool: Pool, delivery_id: int) -> UUID:
             raise DeliveryNotFoundError(delivery_id)
         if row["disabled"]:
             raise ValueError(f"endpoint {row['endpoint_id']} is disabled; enable it first")
-        await conn.execute(sql.NOTIFY, sql.WAKE_CHANNEL)
+        await notify(conn, sql.WAKE_CHANNEL)
     endpoint: UUID = row["endpoint_id"]
     return endpoint
 

@@ -14,6 +14,7 @@ from schemas.webhooks import EndpointDisabled, WebhookPayload
 from services.webhooks import sql
 from services.webhooks.http import Attempt
 from shared.db import Pool
+from shared.notify import notify
 from shared.outbox import add_messages
 from shared.settings import Settings
 from shared.topics import WEBHOOK_EVENTS
@@ -40,7 +41,7 @@ async def record_deliveries(pool: Pool, events: Sequence[ClientEvent]) -> int:
                                 [e.store_id for e in events], [e.type for e in events],
                                 [body_of(e) for e in events])
         if any(r["state"] == "pending" for r in rows):
-            await conn.execute(sql.NOTIFY, sql.WAKE_CHANNEL)
+            await notify(conn, sql.WAKE_CHANNEL)
     return len(rows)
 
 

@@ -1,7 +1,6 @@
 """The webhooks service's SQL. Every batch is one statement over unnest()ed arrays."""
 
 WAKE_CHANNEL = "webhook_deliveries"
-NOTIFY = "SELECT pg_notify($1, '')"
 
 # One delivery per (endpoint, event) for every endpoint of the event's store subscribed to its
 # type. A disabled endpoint's deliveries are kept as failed, for a replay after re-enabling.

@@ -8,22 +8,21 @@ import os
 import sys
 import uuid
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from shared import stores
 from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import INGEST
 from tests.conftest import eventually, free_port
-from tests.kafka_helpers import committed_total, end_offsets, fast_forward, group_members, produce
-from tests.tcp_proxy import TcpProxy
-
-
-def through(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)
-    userinfo = host[0] + "@" if len(host) == 2 else ""
-    return urlunsplit(parts._replace(netloc=f"{userinfo}127.0.0.1:{port}"))
+from tests.support.kafka_helpers import (
+    committed_total,
+    end_offsets,
+    fast_forward,
+    group_members,
+    produce,
+)
+from tests.support.tcp_proxy import TcpProxy, through
 
 
 async def test_a_database_outage_backs_off_logs_a_few_lines_and_recovers(

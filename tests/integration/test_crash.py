@@ -12,7 +12,7 @@ from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import INGEST, UPSERT
 from tests.conftest import eventually
-from tests.kafka_helpers import fast_forward, produce
+from tests.support.kafka_helpers import fast_forward, produce
 
 
 async def start_worker(prefix: str) -> asyncio.subprocess.Process:

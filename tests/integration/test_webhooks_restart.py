@@ -8,8 +8,13 @@ from shared import stores
 from shared.db import Pool
 from shared.settings import Settings
 from tests.conftest import eventually
-from tests.webhook_helpers import client_event, hooks_settings, publish_events, running_webhooks
-from tests.webhook_receiver import running_receiver
+from tests.support.webhook_helpers import (
+    client_event,
+    hooks_settings,
+    publish_events,
+    running_webhooks,
+)
+from tests.support.webhook_receiver import running_receiver
 
 
 async def test_a_restart_between_attempts_loses_no_retry(settings: Settings, pool: Pool,

@@ -11,7 +11,7 @@ from services.registry import SERVICES
 from shared.runner import run
 from shared.settings import Settings
 from shared.topics import EVENTS
-from tests.kafka_helpers import fast_forward, produce
+from tests.support.kafka_helpers import fast_forward, produce
 
 
 def hooks_settings(settings: Settings, **overrides: object) -> Settings:

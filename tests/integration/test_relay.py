@@ -16,7 +16,7 @@ from shared.outbox import add_events, client_event
 from shared.settings import Settings
 from shared.topics import EVENTS
 from tests.conftest import eventually
-from tests.kafka_helpers import Watcher
+from tests.support.kafka_helpers import Watcher
 
 
 def snapshot(store_id: uuid.UUID) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from services.delivery.providers import Accepted
 from shared.db import Pool, create_pool
 from shared.settings import Settings
 from tests.conftest import eventually
-from tests.messaging_helpers import a_client, store_with_channels
+from tests.support.messaging_helpers import a_client, store_with_channels
 
 MESSAGES = 30
 

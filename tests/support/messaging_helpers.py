@@ -13,7 +13,7 @@ from typing import Any
 from svix.webhooks import Webhook as SvixWebhook
 
 from schemas.upsert import UpsertCommand
-from services.delivery import queries
+from services.delivery import inbox_reads
 from services.registry import SERVICES
 from shared import stores
 from shared.db import Pool
@@ -22,9 +22,9 @@ from shared.resolver import resolve_batch
 from shared.runner import run
 from shared.settings import Settings
 from shared.topics import DELIVERY_CALLBACKS, INBOX_COMMANDS, MESSAGES_OUTBOUND
-from tests import fake_providers as fp
 from tests.conftest import free_port, until_healthy
-from tests.kafka_helpers import fast_forward, produce
+from tests.support import fake_providers as fp
+from tests.support.kafka_helpers import fast_forward, produce
 
 RESEND_WEBHOOK_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -78,12 +78,12 @@ async def store_with_channels(pool: Pool) -> tuple[stores.Store, str, str]:
     for _ in range(20):  # numbers are unique across stores
         number = a_number()
         try:
-            await queries.set_channels(pool, store.id, number, None)
+            await inbox_reads.set_channels(pool, store.id, number, None)
             break
         except ValueError:
             continue
     address = f"shop-{uuid.uuid4().hex[:8]}@shop.example"
-    await queries.set_channels(pool, store.id, None, address)
+    await inbox_reads.set_channels(pool, store.id, None, address)
     return store, number, address
 
 

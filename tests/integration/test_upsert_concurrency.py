@@ -17,7 +17,7 @@ from shared.db import Pool
 from shared.normalize import email_key
 from shared.topics import UPSERT, UPSERT_RESULTS
 from tests.conftest import Pipeline, eventually
-from tests.kafka_helpers import Watcher, group_members, partitions_of, produce
+from tests.support.kafka_helpers import Watcher, group_members, partitions_of, produce
 
 
 @asynccontextmanager

@@ -20,7 +20,7 @@ from shared import stores
 from shared.db import Pool
 from shared.topics import EVENTS, IMPORT_CHUNKS, IMPORT_PROGRESS
 from tests.conftest import Pipeline
-from tests.kafka_helpers import Watcher, produce
+from tests.support.kafka_helpers import Watcher, produce
 
 SHOPIFY = ("Customer ID,First Name,Last Name,Email,Accepts Email Marketing,"
            "Default Address Company,Default Address Address1,Default Address Address2,"

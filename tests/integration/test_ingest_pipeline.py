@@ -15,7 +15,7 @@ from shared import stores
 from shared.db import Pool
 from shared.topics import EVENTS, INGEST, INGEST_DLQ, UPSERT, UPSERT_RESULTS
 from tests.conftest import Pipeline
-from tests.kafka_helpers import Watcher, produce
+from tests.support.kafka_helpers import Watcher, produce
 
 
 @pytest.fixture

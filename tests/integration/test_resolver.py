@@ -14,7 +14,7 @@ from shared import stores
 from shared.db import Pool
 from shared.resolver import _resolve, resolve_batch
 from tests.conftest import eventually
-from tests.factories import command
+from tests.support.factories import command
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from shared.resources import Deps
 from shared.runner import Service, run
 from shared.settings import Settings
 from tests.conftest import eventually, unique
-from tests.kafka_helpers import committed_total, produce
+from tests.support.kafka_helpers import committed_total, produce
 
 
 def store_writer(topic: str, group: str, before_write: Callable[[str], Awaitable[None]]

@@ -20,7 +20,7 @@ from shared.db import Pool
 from shared.settings import servers
 from shared.topics import INGEST, INGEST_DLQ, UPSERT, UPSERT_RESULTS
 from tests.conftest import Pipeline
-from tests.kafka_helpers import Watcher
+from tests.support.kafka_helpers import Watcher
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 from shared.settings import Settings
 from shared.topics import HIGH_VOLUME, TopicSpec, ensure_topics, project_topics
 from tests.conftest import unique
-from tests.kafka_helpers import partitions_of
+from tests.support.kafka_helpers import partitions_of
 
 
 def test_high_volume_topics_get_at_least_six_partitions(settings: Settings) -> None:

@@ -16,9 +16,14 @@ from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import EVENTS, WEBHOOK_EVENTS
 from tests.conftest import Pipeline, eventually
-from tests.kafka_helpers import Watcher, committed_total, end_offsets
-from tests.webhook_helpers import client_event, hooks_settings, publish_events, running_webhooks
-from tests.webhook_receiver import Hook, Receiver, running_receiver
+from tests.support.kafka_helpers import Watcher, committed_total, end_offsets
+from tests.support.webhook_helpers import (
+    client_event,
+    hooks_settings,
+    publish_events,
+    running_webhooks,
+)
+from tests.support.webhook_receiver import Hook, Receiver, running_receiver
 
 AddHook = Callable[..., Awaitable[dict[str, Any]]]
 

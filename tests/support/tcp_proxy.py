@@ -6,6 +6,7 @@ client's reconnect attempts can be counted); restored, it forwards again.
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
@@ -60,3 +61,11 @@ class TcpProxy:
                 await writer.drain()
         writer.close()
         self.writers.discard(writer)
+
+
+def through(url: str, port: int) -> str:
+    """`url` (a database URL) pointed at the proxy on this host's `port`."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)
+    userinfo = host[0] + "@" if len(host) == 2 else ""
+    return urlunsplit(parts._replace(netloc=f"{userinfo}127.0.0.1:{port}"))

@@ -1,4 +1,4 @@
-"""What the inbox CLI reads and sets: threads, one thread's messages, a store's channels."""
+"""What the inbox CLI reads (threads, one thread's messages) and a store's channels it sets."""
 
 from typing import Any
 from uuid import UUID
@@ -9,7 +9,7 @@ from services.delivery import sql
 from services.delivery.errors import ThreadNotFoundError
 from shared.db import Pool
 from shared.normalize import check_email, to_e164
-from shared.stores import StoreNotFoundError
+from shared.stores import StoreNotFoundError, region_of
 
 
 async def threads(pool: Pool, store_id: UUID, limit: int = 100) -> list[dict[str, Any]]:
@@ -30,7 +30,7 @@ async def set_channels(pool: Pool, store_id: UUID, sms_number: str | None,
                        email_address: str | None) -> dict[str, Any]:
     """The store's SendBlue number and email address (for sending, and to route inbound)."""
     if sms_number is not None:
-        region = await pool.fetchval(sql.STORE_REGION, store_id)
+        region = await region_of(pool, store_id)
         e164 = to_e164(sms_number, region or "US")
         if e164 is None:
             raise ValueError(f"not a possible phone number: {sms_number!r}")

@@ -2,7 +2,9 @@
 
 import pytest
 
-from services.delivery.states import forward, resend_state, sendblue_state
+from services.delivery.resend import state_of as resend_state
+from services.delivery.sendblue import state_of as sendblue_state
+from services.delivery.states import forward
 
 
 @pytest.mark.parametrize(("current", "arriving", "result"), [

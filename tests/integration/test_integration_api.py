@@ -16,7 +16,7 @@ from shared.db import Pool
 from shared.resources import open_deps
 from shared.topics import INGEST
 from tests.conftest import Pipeline, eventually
-from tests.kafka_helpers import end_offsets
+from tests.support.kafka_helpers import end_offsets
 
 ROUTE = "/integrations/v1/clients"
 

@@ -11,16 +11,16 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from services.delivery import queries
+from services.delivery import inbox_reads
 from shared.callback_url import status_callback_url, status_token
 from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import DELIVERY_CALLBACKS, MESSAGES_EVENTS, MESSAGES_OUTBOUND
-from tests import fake_providers as fp
 from tests.conftest import eventually
-from tests.fake_providers import FakeProviders
-from tests.kafka_helpers import Watcher, committed_total, end_offsets, produce
-from tests.messaging_helpers import (
+from tests.support import fake_providers as fp
+from tests.support.fake_providers import FakeProviders
+from tests.support.kafka_helpers import Watcher, committed_total, end_offsets, produce
+from tests.support.messaging_helpers import (
     CALLBACK_URL_SECRET,
     Messaging,
     a_client,
@@ -124,8 +124,8 @@ async def test_messages_to_one_client_share_one_thread_and_a_foreign_thread_is_r
     await send(messaging.settings, *notes)
     for n in notes:
         await state_is(pool, n["message_id"], "delivered")
-    (thread,) = await queries.threads(pool, store.id)
-    detail = await queries.thread(pool, thread["id"], store.id)
+    (thread,) = await inbox_reads.threads(pool, store.id)
+    detail = await inbox_reads.thread(pool, thread["id"], store.id)
     assert sorted(m["text"] for m in detail["messages"]) == [f"note {i}" for i in range(5)]
 
     wrong = outbound(store.id, other, "in_app", text="not yours", thread_id=thread["id"])

@@ -28,9 +28,9 @@ from shared.runner import prepare, run
 from shared.settings import Settings, servers
 from shared.topics import EVENTS, INGEST, UPSERT, UPSERT_RESULTS
 from tests.conftest import eventually, free_port, scratch_database_url
-from tests.kafka_helpers import admin_client, fast_forward, partitions_of
+from tests.support.kafka_helpers import admin_client, fast_forward, partitions_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".local" / "kafka-cluster-test"
 PORTS = (29092, 29094, 29096)
 RECORDS, PEOPLE = 20_000, 15_000

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 
-from services.delivery import queries
+from services.delivery import inbox_reads
 from shared.db import Pool
-from tests import fake_providers as fp
 from tests.conftest import eventually
-from tests.fake_providers import FakeProviders
-from tests.messaging_helpers import (
+from tests.support import fake_providers as fp
+from tests.support.fake_providers import FakeProviders
+from tests.support.messaging_helpers import (
     Messaging,
     a_client,
     a_number,
@@ -42,7 +42,7 @@ async def sms_in(edge_http: httpx.AsyncClient, to: str, sender: str, text: str) 
 
 
 async def threads(pool: Pool, store_id: uuid.UUID) -> list[dict[str, Any]]:
-    return await queries.threads(pool, store_id)
+    return await inbox_reads.threads(pool, store_id)
 
 
 async def wait_threads(pool: Pool, store_id: uuid.UUID, check: Any) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ async def test_inbound_sms_threads_join_close_open_anew_and_reopen(
                                {first["id"]: "open", newest["id"]: "closed"})
     assert len(found) == 2
 
-    detail = await queries.thread(pool, first["id"], store.id)
+    detail = await inbox_reads.thread(pool, first["id"], store.id)
     assert [m["text"] for m in detail["messages"]] == ["Hi, is my order ready?",
                                                        "Also, can I add one more?"]
     assert {m["state"] for m in detail["messages"]} == {"received"}
@@ -160,7 +160,7 @@ async def test_a_reply_goes_out_on_the_thread(
                                        for r in fake.sendblue.accepted)))
     sent = next(r for r in fake.sendblue.accepted if r.body["content"] == "Pong")
     assert (sent.body["number"], sent.body["from_number"]) == (sender, number)
-    detail = await queries.thread(pool, thread["id"], store.id)
+    detail = await inbox_reads.thread(pool, thread["id"], store.id)
     assert [m["text"] for m in detail["messages"]] == ["Ping", "Pong"]
     assert detail["messages"][1]["id"] == reply_id
 
@@ -187,7 +187,7 @@ async def test_a_store_never_sees_another_stores_threads(
                       thread_id=thread["id"], at="2000-01-01T00:00:00Z")
     for store, thread in ((b, tb), (a, ta)):
         async def landed(store: Any = store, thread: Any = thread) -> bool:
-            detail = await queries.thread(pool, thread["id"], store.id)
+            detail = await inbox_reads.thread(pool, thread["id"], store.id)
             return detail["operator_last_read_at"] is not None
         await eventually(landed)
     for store in (a, b):

@@ -1,0 +1,2 @@
+"""Helpers the tests (and the benchmarks) share: local stand-ins for outside services,
+Kafka and HTTP helpers."""
