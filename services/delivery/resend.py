@@ -14,7 +14,7 @@ from services.delivery.errors import PermanentSendError
 from services.delivery.providers import Accepted, Inbound, post, retry_after
 from shared.settings import Settings
 
-RESEND = {
+STATUSES = {
     "email.scheduled": "queued",
     "email.sent": "sent",
     "email.delivered": "delivered",
@@ -33,7 +33,7 @@ def status_name(payload: dict[str, Any]) -> str | None:
 
 def state_of(payload: dict[str, Any]) -> tuple[str | None, str | None]:
     kind = str(payload.get("type") or "")
-    state = RESEND.get(kind)
+    state = STATUSES.get(kind)
     error = None
     if state == "failed":
         data = payload.get("data") or {}

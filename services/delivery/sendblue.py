@@ -15,7 +15,7 @@ from services.delivery.providers import Accepted, Inbound, post
 from shared.callback_url import status_callback_url
 from shared.settings import Settings
 
-SENDBLUE = {
+STATUSES = {
     "REGISTERED": "queued", "PENDING": "queued", "QUEUED": "queued",
     "ACCEPTED": "sent", "SENT": "sent",
     "DELIVERED": "delivered", "READ": "delivered",
@@ -31,7 +31,7 @@ def status_name(payload: dict[str, Any]) -> str | None:
 def state_of(payload: dict[str, Any]) -> tuple[str | None, str | None]:
     """(our state, error) for a SendBlue status callback or send response."""
     status = str(payload.get("status") or "").upper()
-    state = SENDBLUE.get(status)
+    state = STATUSES.get(status)
     error = payload.get("error_message") or payload.get("error_detail")
     return state, (str(error) if state == "failed" and error else
                    (f"SendBlue {status}" if state == "failed" else None))

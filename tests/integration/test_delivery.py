@@ -353,7 +353,6 @@ async def test_callbacks_for_unknown_messages_are_kept(
     await eventually(kept)
 
 
-
 async def test_a_sends_own_status_callback_url_is_its_credential(
         pool: Pool, messaging: Messaging, fake: FakeProviders,
         edge_http: httpx.AsyncClient) -> None:
