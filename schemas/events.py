@@ -30,6 +30,8 @@ class ClientSnapshot(Contract):
     source_integration_key_id: UUID | None
     created_at: datetime
     updated_at: datetime
+    version: int = Field(ge=1, description="grows with every change (client.created: 1): a "
+                         "consumer drops an event older than one it has")
 
 
 class ClientEvent(Contract):
@@ -38,3 +40,5 @@ class ClientEvent(Contract):
     occurred_at: datetime
     store_id: UUID
     client: ClientSnapshot
+    changed: list[str] = Field(default_factory=list,
+                               description="client.updated: the fields that changed")

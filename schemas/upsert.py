@@ -21,6 +21,7 @@ class UpsertCommand(Contract):
     request_id: CleanStr = Field(max_length=128)
     store_id: UUID
     integration_key_id: UUID | None = None
+    import_job_id: UUID | None = Field(default=None, description="the import it comes from")
     source_label: CleanStr | None = None
     external_id: CleanStr | None = None
     email: CleanStr | None = Field(default=None, description="as entered, trimmed")

@@ -20,12 +20,13 @@ INSERT INTO outbox (event_id, topic, key, payload)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])"""
 
 
-def client_event(kind: EventType, row: dict[str, Any], at: datetime) -> ClientEvent:
+def client_event(kind: EventType, row: dict[str, Any], at: datetime,
+                 changed: Sequence[str] = ()) -> ClientEvent:
     """An event about a client row (extra columns such as email_key are not part of it)."""
     snapshot = {k: row[k] for k in ClientSnapshot.model_fields}
     return ClientEvent.model_validate({
         "id": uuid.uuid4(), "type": kind, "occurred_at": at,
-        "store_id": row["store_id"], "client": snapshot})
+        "store_id": row["store_id"], "client": snapshot, "changed": list(changed)})
 
 
 async def add_events(conn: Connection, events: Sequence[ClientEvent]) -> None:

@@ -32,8 +32,11 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from schemas.common import FieldError
 from schemas.events import ClientEvent
+from schemas.ingest import MAX_TAGS
 from schemas.upsert import Outcome, UpsertCommand, UpsertResult
+from shared import audit
 from shared import resolver_sql as sql
+from shared.audit import Actor, AuditEntry
 from shared.db import Connection, Pool
 from shared.outbox import add_events, client_event
 
@@ -66,6 +69,8 @@ class _Plan:
     known_external: dict[tuple[UUID, str], UUID] = field(default_factory=dict)  # as looked up
     by_email: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
     touches: list[tuple[UpsertCommand, UpsertResult]] = field(default_factory=list)
+    creators: dict[UUID, UpsertCommand] = field(default_factory=dict)  # of each new client
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
 # The database refusing the data, as opposed to failing to answer.
@@ -178,6 +183,7 @@ def _decide(index: int, c: UpsertCommand, plan: _Plan) -> None:
     else:
         client_id, outcome = uuid.uuid4(), "created"
         plan.created[client_id] = _new_snapshot(client_id, c, plan.now)
+        plan.creators[client_id] = c
         if c.email_key:
             plan.by_email[(c.store_id, c.email_key)] = client_id
 
@@ -203,7 +209,7 @@ def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str,
         "external_ids": {str(external[0]): external[1]} if external else {},
         "source_label": c.source_label, "source_external_id": c.external_id,
         "source_integration_key_id": c.integration_key_id,
-        "created_at": now, "updated_at": now,
+        "created_at": now, "updated_at": now, "version": 1,
     }
 
 
@@ -214,17 +220,16 @@ def _apply_match(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> Non
         for name in UPDATABLE:
             if getattr(c, name) is not None:
                 snapshot[name] = getattr(c, name)
-        if c.tags:
-            snapshot["tags"] = list(c.tags)
-        _fill_blanks(snapshot, c, plan)  # an email on a client that had none
+        _fill_blanks(snapshot, c, plan)  # tags, and an email on a client that had none
 
 
 def _fill_blanks(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> None:
     for name in FILLABLE:
         if snapshot[name] is None and getattr(c, name) is not None:
             snapshot[name] = getattr(c, name)
-    if not snapshot["tags"] and c.tags:
-        snapshot["tags"] = list(c.tags)
+    if new_tags := [t for t in c.tags if t not in snapshot["tags"]]:
+        # the payload's new tags join the client's (never a removal), up to the limit
+        snapshot["tags"] = (snapshot["tags"] + new_tags)[:MAX_TAGS]
     if snapshot["email"] is None and c.email and c.email_key:
         owner = plan.by_email.get((c.store_id, c.email_key))
         if owner is None:  # the address is nobody else's in this store
@@ -240,12 +245,15 @@ async def _write(conn: Connection, plan: _Plan) -> None:
     if plan.created:
         await _insert_clients(conn, plan)
         events += [client_event("client.created", s, plan.now) for s in plan.created.values()]
+        plan.audit += [_entry(s, plan.creators[s["id"]], "created", audit.created(s),
+                              plan.now) for s in plan.created.values()]
     if plan.matched:
         events += await _update_matched(conn, plan)
     await _attach_external_ids(conn, plan)
     if plan.touches:
         await _record_touches(conn, plan)
     await add_events(conn, events)
+    await audit.record(conn, plan.audit)
 
 
 async def _insert_clients(conn: Connection, plan: _Plan) -> None:
@@ -263,20 +271,37 @@ async def _update_matched(conn: Connection, plan: _Plan) -> list[ClientEvent]:
     rows = await conn.fetch(sql.LOCK_CLIENTS, list(plan.matched))
     if len(rows) != len(plan.matched):
         raise ConcurrentCreateError("a matched client was archived meanwhile")
-    changed = []
+    changed: list[tuple[dict[str, Any], list[str]]] = []
     for row in rows:
-        before = dict(row)
-        after = {**before, "tags": list(before["tags"])}
+        after = {**dict(row), "tags": list(row["tags"])}
+        fields: list[str] = []
         for command in plan.matched[row["id"]]:
+            before = dict(after)  # _apply_match replaces values, never changes them in place
             _apply_match(after, command, plan)
-        if after != before:
+            if diff := audit.changes(before, after):  # each change: a version and an entry
+                after["version"] += 1
+                plan.audit.append(_entry(after, command, "updated", diff, plan.now))
+                fields += [f for f in diff if f not in fields]
+        if fields:
             after["updated_at"] = plan.now
-            changed.append(after)
+            changed.append((after, fields))
     if changed:
         cols = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
-                "type", "tags", "notes", "external_ids", "updated_at")
-        await conn.execute(sql.UPDATE_CLIENTS, *_columns(changed, cols))
-    return [client_event("client.updated", s, plan.now) for s in changed]
+                "type", "tags", "notes", "external_ids", "updated_at", "version")
+        await conn.execute(sql.UPDATE_CLIENTS, *_columns([s for s, _ in changed], cols))
+    return [client_event("client.updated", s, plan.now, fields) for s, fields in changed]
+
+
+def _entry(snapshot: dict[str, Any], c: UpsertCommand, action: str,
+           diff: dict[str, list[Any]], now: datetime) -> AuditEntry:
+    """The audit entry of a change `c` made: who sent it is the key, the import or the
+    system (an inbound message), named by its source label."""
+    actor = (Actor("integration_key", c.integration_key_id, c.source_label)
+             if c.integration_key_id else Actor("import", c.import_job_id, c.source_label)
+             if c.import_job_id else Actor("system", None, c.source_label))
+    return AuditEntry(store_id=snapshot["store_id"], client_id=snapshot["id"],
+                      client_version=snapshot["version"], at=now, actor=actor, action=action,
+                      changes=diff, command_id=c.request_id)
 
 
 def _columns(rows: Sequence[dict[str, Any]], cols: Sequence[str]) -> list[list[Any]]:

@@ -29,7 +29,7 @@ WHERE c.deleted_at IS NULL"""
 LOCK_CLIENTS = """
 SELECT id, store_id, name, first_name, last_name, email, email_key, phone, company, type,
        tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
-       created_at, updated_at
+       created_at, updated_at, version
 FROM clients
 WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
 ORDER BY id FOR UPDATE"""
@@ -56,11 +56,12 @@ UPDATE clients c
 SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u.email,
     email_key = u.email_key, phone = u.phone, company = u.company, type = u.type,
     tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), notes = u.notes,
-    external_ids = u.external_ids::jsonb, updated_at = u.updated_at
+    external_ids = u.external_ids::jsonb, updated_at = u.updated_at, version = u.version
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[])
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
+            $14::int[])
   AS u(id, name, first_name, last_name, email, email_key, phone, company, type, tags, notes,
-       external_ids, updated_at)
+       external_ids, updated_at, version)
 WHERE c.id = u.id"""
 
 # Invariant 9, one live client per (integration key, external id): a mapping is never taken from

@@ -97,9 +97,10 @@ def _command(chunk: ImportChunk, r: ImportRow, now: datetime) -> UpsertCommand:
     if "tags" in values:
         values["tags"] = [t for t in values["tags"].replace(";", ",").split(",") if t.strip()]
     fields = ClientFields.model_validate(values)
-    return to_command(fields, request_id=request_id(chunk.job_id, r.row),
-                      store_id=chunk.store_id, region=chunk.region,
-                      source_label=chunk.source_label, on_match=chunk.mode, received_at=now)
+    command = to_command(fields, request_id=request_id(chunk.job_id, r.row),
+                         store_id=chunk.store_id, region=chunk.region,
+                         source_label=chunk.source_label, on_match=chunk.mode, received_at=now)
+    return command.model_copy(update={"import_job_id": chunk.job_id})
 
 
 def _failed(chunk: ImportChunk, errors: list[tuple[str, str]]) -> Outcome:

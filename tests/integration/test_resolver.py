@@ -152,7 +152,8 @@ async def test_events_created_updated_and_none_when_nothing_changed(
         ["client.created", "client.updated", "client.updated"]
     payload = await pool.fetchval("SELECT payload FROM outbox WHERE key = $1 ORDER BY seq DESC "
                                   "LIMIT 1", str(created.client_id))
-    assert set(payload) == {"id", "type", "occurred_at", "store_id", "client"}
+    assert set(payload) == {"id", "type", "occurred_at", "store_id", "client", "changed"}
+    assert payload["changed"] == ["external_ids"]
     assert payload["client"]["phone"] == "+14155552671"
     assert payload["client"]["external_ids"] == {str(key.id): "e-1"}
     assert "email_key" not in payload["client"]
@@ -215,7 +216,7 @@ async def test_update_mode_overwrites_with_the_records_non_empty_fields(
     await resolve_batch(pool, [update])
     (row,) = await clients_in(pool, key.store_id)
     assert (row["name"], row["company"], row["notes"], row["type"], row["tags"]) == \
-        ("Jane Q Public", "New Co", "keep me", "wholesale", ["net-30"])
+        ("Jane Q Public", "New Co", "keep me", "wholesale", ["vip", "net-30"])  # tags: union
     assert await events_for(pool, row["id"]) == ["client.created", "client.updated"]
 
 
