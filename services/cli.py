@@ -1,4 +1,5 @@
-"""`clients`: the project's single command line."""
+"""`clients`: the project's single command line. Here: its root, and store administration (stores,
+keys, members); each feature adds its own subcommands (its Service's `commands`)."""
 
 import argparse
 import asyncio
@@ -10,8 +11,9 @@ from uuid import UUID
 import structlog
 
 from services.registry import SERVICES
-from shared import stores
+from shared import access, stores
 from shared.cli import Handler, UsageError, execute, with_pool
+from shared.db import Pool
 from shared.logging import configure_logging
 from shared.migrate import migrate
 from shared.runner import run
@@ -34,14 +36,37 @@ async def cmd_store_create(settings: Settings, args: argparse.Namespace) -> Any:
     return store.__dict__
 
 
+SHOWN_ONCE = "the token is shown only now; store it safely"
+
+
 async def cmd_key_create(settings: Settings, args: argparse.Namespace) -> Any:
-    key = await with_pool(settings, lambda p: stores.create_key(p, args.store, args.label))
-    return {**key.__dict__, "note": "the token is shown only now; store it safely"}
+    make = access.create_public_key if args.public else stores.create_key
+    key = await with_pool(settings, lambda p: make(p, args.store, args.label))
+    return {**key.__dict__, "note": SHOWN_ONCE}
 
 
 async def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> Any:
-    revoked_at = await with_pool(settings, lambda p: stores.revoke_key(p, args.key))
-    return {"id": args.key, "revoked_at": revoked_at}
+    async def revoke(pool: Pool) -> Any:
+        try:
+            return await stores.revoke_key(pool, args.key)
+        except stores.KeyNotFoundError:
+            return await access.revoke_public_key(pool, args.key)
+    return {"id": args.key, "revoked_at": await with_pool(settings, revoke)}
+
+
+async def cmd_member(settings: Settings, args: argparse.Namespace) -> Any:
+    async def go(pool: Pool) -> Any:
+        match args.action:
+            case "add":
+                member = await access.add_member(pool, args.store, args.name, args.role)
+                return {**member.__dict__, "scopes": sorted(access.ROLE_SCOPES[member.role]),
+                        "note": SHOWN_ONCE}
+            case "list":
+                return await access.list_members(pool, args.store)
+            case _:
+                return {"id": args.member,
+                        "revoked_at": await access.revoke_member(pool, args.member)}
+    return await with_pool(settings, go)
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -75,13 +100,30 @@ def _parser() -> argparse.ArgumentParser:
     kcreate = key.add_parser("create", help="create a key; its token is printed once")
     kcreate.add_argument("--store", required=True, type=UUID)
     kcreate.add_argument("--label", required=True)
+    kcreate.add_argument("--public", action="store_true",
+                         help="a read-only public key (pck_pub_, clients:read) instead of an "
+                         "integration key (pck_int_, upserts)")
     kcreate.set_defaults(fn=cmd_key_create)
-    krevoke = key.add_parser("revoke", help="revoke a key")
+    krevoke = key.add_parser("revoke", help="revoke a key (integration or public)")
     krevoke.add_argument("key", type=UUID)
     krevoke.set_defaults(fn=cmd_key_revoke)
 
+    member = sub.add_parser("member", help="a store's members (tokens pck_usr_, scopes by "
+                            "role)").add_subparsers(dest="action", required=True)
+    madd = member.add_parser("add", help="add a member; the token is printed once")
+    madd.add_argument("--store", required=True, type=UUID)
+    madd.add_argument("--name", required=True)
+    madd.add_argument("--role", required=True, choices=access.ROLES,
+                      help="viewer: read; member: +write; admin: +delete, export; owner: +erase")
+    member.add_parser("list", help="a store's members (never their tokens)").add_argument(
+        "--store", required=True, type=UUID)
+    member.add_parser("revoke", help="revoke a member's token").add_argument("member",
+                                                                            type=UUID)
+    for action in member.choices.values():
+        action.set_defaults(fn=cmd_member)
+
     # Each feature adds its own subcommands (its Service's `commands`).
-    groups = {"store": store, "key": key}
+    groups = {"store": store, "key": key, "member": member}
     for service in SERVICES.values():
         if service.commands is not None:
             service.commands(sub, groups)

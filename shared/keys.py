@@ -1,16 +1,21 @@
-"""Integration key tokens: `pck_int_` + 32 random bytes (URL-safe base64), kept only as SHA-256."""
+"""Tokens: a prefix naming their kind + 32 random bytes (URL-safe base64), kept only as SHA-256.
+
+`pck_int_` integration keys (upsert into their store), `pck_pub_` public keys (read),
+`pck_usr_` members (their role's scopes): shared/access.py."""
 
 import hashlib
 import secrets
 
 TOKEN_PREFIX = "pck_int_"  # noqa: S105 - the public prefix, not a secret
+PUBLIC_PREFIX = "pck_pub_"
+MEMBER_PREFIX = "pck_usr_"
 TOKEN_BYTES = 32
 # Enough of a token to recognise it in a list, never enough to use it.
 DISPLAY_CHARS = len(TOKEN_PREFIX) + 6
 
 
-def generate_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+def generate_token(prefix: str = TOKEN_PREFIX) -> str:
+    return prefix + secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def hash_token(token: str) -> bytes:
