@@ -1,6 +1,7 @@
 """`clients.events.v1` (key = client id): the envelope every downstream consumer reads."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
@@ -9,7 +10,7 @@ from pydantic import Field
 from schemas.common import Contract
 from schemas.ingest import ClientType
 
-EventType = Literal["client.created", "client.updated", "client.archived"]
+EventType = Literal["client.created", "client.updated", "client.archived", "client.restored"]
 
 
 class ClientSnapshot(Contract):
@@ -22,6 +23,8 @@ class ClientSnapshot(Contract):
     phone: str | None
     company: str | None
     type: ClientType
+    status: Literal["ACTIVE", "BLOCKED"]
+    credit_limit: Decimal | None = Field(description="at most 2 decimals; null: none")
     tags: list[str]
     notes: str | None
     external_ids: dict[str, str] = Field(description="integration key id -> external id")

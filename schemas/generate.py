@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from schemas.commands import ClientCommand, CommandResult
 from schemas.dlq import DeadLetter
 from schemas.events import ClientEvent
 from schemas.imports import ImportChunk, ImportProgress
@@ -47,6 +48,9 @@ CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
                                 "as received (also received by the delivery service)."),
     topics.INBOX_COMMANDS: (InboxCommand, "receive", "Operator actions on threads: mark_read, "
                             "close, reopen, reply; key = thread_id."),
+    topics.COMMANDS: (ClientCommand, "receive", "Changes to a client (or tags on many) by a "
+                      "member, a key or the system; key = client id."),
+    topics.COMMAND_RESULTS: (CommandResult, "send", "One result per command; key = command id."),
     topics.WEBHOOK_EVENTS: (EndpointDisabled, "send", "webhook.endpoint_disabled when an "
                             "endpoint answered 410 or failed for the whole window; key = "
                             "endpoint id."),

@@ -1,5 +1,6 @@
 """Every service `clients run` knows, by name. The one place that imports all of them."""
 
+from services.commands.app import SERVICE as COMMANDS
 from services.delivery.app import SERVICE as DELIVERY
 from services.edge.app import SERVICE as EDGE
 from services.imports.app import SERVICE as IMPORTS
@@ -10,4 +11,4 @@ from services.webhooks.app import SERVICE as WEBHOOKS
 from shared.runner import Service
 
 SERVICES: dict[str, Service] = {s.name: s for s in (EDGE, INGEST, UPSERT, IMPORTS, RELAY,
-                                                      WEBHOOKS, DELIVERY)}
+                                                      WEBHOOKS, DELIVERY, COMMANDS)}

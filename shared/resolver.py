@@ -209,7 +209,8 @@ def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str,
         "external_ids": {str(external[0]): external[1]} if external else {},
         "source_label": c.source_label, "source_external_id": c.external_id,
         "source_integration_key_id": c.integration_key_id,
-        "created_at": now, "updated_at": now, "version": 1,
+        "created_at": now, "updated_at": now, "version": 1, "status": "ACTIVE",
+        "credit_limit": None,
     }
 
 

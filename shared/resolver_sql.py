@@ -29,7 +29,7 @@ WHERE c.deleted_at IS NULL"""
 LOCK_CLIENTS = """
 SELECT id, store_id, name, first_name, last_name, email, email_key, phone, company, type,
        tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
-       created_at, updated_at, version
+       created_at, updated_at, version, status, credit_limit
 FROM clients
 WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
 ORDER BY id FOR UPDATE"""

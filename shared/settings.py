@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     # Batch consumers: at most this many records per handler call (one transaction).
     ingest_batch_size: int = Field(default=500, ge=1)
     upsert_batch_size: int = Field(default=500, ge=1)
+    commands_batch_size: int = Field(default=500, ge=1)
     # The outbox relay: events per publish round, and how often it looks without a NOTIFY.
     relay_batch_size: int = Field(default=1000, ge=1)
     relay_idle_poll_s: float = Field(default=1.0, gt=0)

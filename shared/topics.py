@@ -35,9 +35,11 @@ MESSAGES_EVENTS = "messages.events.v1"
 DELIVERY_CALLBACKS = "delivery.callbacks.v1"
 INBOX_COMMANDS = "inbox.commands.v1"
 WEBHOOK_EVENTS = "webhooks.events.v1"
+COMMANDS = "clients.commands.v1"
+COMMAND_RESULTS = "clients.commands.results.v1"
 
 HIGH_VOLUME = (INGEST, UPSERT, UPSERT_RESULTS, EVENTS, IMPORT_CHUNKS,
-               MESSAGES_OUTBOUND, MESSAGES_EVENTS, DELIVERY_CALLBACKS)
+               MESSAGES_OUTBOUND, MESSAGES_EVENTS, DELIVERY_CALLBACKS, COMMANDS, COMMAND_RESULTS)
 LOW_VOLUME = (INGEST_DLQ, IMPORT_PROGRESS, INBOX_COMMANDS, WEBHOOK_EVENTS)
 
 # The ingest topic is stamped by the broker: a record's timestamp is when we received it, the

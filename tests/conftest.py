@@ -29,7 +29,7 @@ from shared.db import Pool, create_pool
 from shared.migrate import migrate
 from shared.runner import prepare, run
 from shared.settings import Settings
-from shared.topics import IMPORT_CHUNKS, INGEST, UPSERT, TopicSpec, ensure_topics
+from shared.topics import COMMANDS, IMPORT_CHUNKS, INGEST, UPSERT, TopicSpec, ensure_topics
 from tests.support.kafka_helpers import fast_forward
 
 if TYPE_CHECKING:
@@ -175,11 +175,13 @@ async def pipeline(settings: Settings, pool: Pool) -> AsyncIterator[Pipeline]:
     prefix = f"test-{uuid.uuid4().hex[:8]}-"
     s = settings.model_copy(update={"group_prefix": prefix, "http_port": free_port()})
     await prepare(s)
-    for group, topic in (("ingest", INGEST), ("upsert", UPSERT), ("imports", IMPORT_CHUNKS)):
+    for group, topic in (("ingest", INGEST), ("upsert", UPSERT), ("imports", IMPORT_CHUNKS),
+                         ("commands", COMMANDS)):
         await fast_forward(s.kafka_bootstrap_servers, prefix + group, [topic])
     stop = asyncio.Event()
     runner = asyncio.create_task(run(s, [SERVICES[n] for n in ("edge", "ingest", "upsert",
-                                                                "imports", "relay")], stop))
+                                                                "imports", "relay",
+                                                                "commands")], stop))
     base_url = f"http://127.0.0.1:{s.http_port}"
     await until_healthy(runner, base_url)
     yield Pipeline(settings=s, base_url=base_url)

@@ -25,7 +25,8 @@ def snapshot(store_id: uuid.UUID) -> dict[str, Any]:
             "last_name": None, "email": "r@shop.com", "phone": None, "company": None,
             "type": "retail", "tags": [], "notes": None, "external_ids": {},
             "source_label": None, "source_external_id": None, "source_integration_key_id": None,
-            "created_at": now, "updated_at": now, "version": 1}
+            "created_at": now, "updated_at": now, "version": 1, "status": "ACTIVE",
+            "credit_limit": None}
 
 
 async def test_a_round_that_fails_after_publishing_publishes_the_same_ids_again(

@@ -53,7 +53,8 @@ def client_event(store_id: uuid.UUID, kind: EventType = "client.created",
                    "phone": None, "company": None, "type": "retail", "tags": [],
                    "notes": None, "external_ids": {}, "source_label": "test",
                    "source_external_id": None, "source_integration_key_id": None,
-                   "created_at": now, "updated_at": now, "version": 1}})
+                   "created_at": now, "updated_at": now, "version": 1, "status": "ACTIVE",
+                   "credit_limit": None}})
 
 
 async def publish_events(settings: Settings, events: list[ClientEvent]) -> None:

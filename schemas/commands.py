@@ -1,0 +1,99 @@
+"""`clients.commands.v1` (key = client id) and `clients.commands.results.v1` (key = command id):
+changes to one client, or tags on many, by a member, a key or the system."""
+
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from schemas.common import Contract, FieldError
+from schemas.ingest import MAX_TAGS, ClientType, Text
+
+Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
+                 "restore"]
+Status = Literal["ACTIVE", "BLOCKED"]
+Tag = Annotated[Text, StringConstraints(min_length=1, max_length=255)]
+MAX_BULK = 1000
+
+
+class Actor(Contract):
+    """Who asked: named in the audit log."""
+
+    type: Literal["member", "public_key", "integration_key", "system"]
+    id: UUID | None = None
+    name: str | None = Field(default=None, max_length=200)
+
+
+class ClientChanges(Contract):
+    """`update`: the fields to set; a field given as null (or blank) is cleared, one left out
+    is kept. Same limits and checks as ingest; name, email and phone cannot all go."""
+
+    name: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = None
+    first_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
+    last_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
+    email: Annotated[Text, StringConstraints(max_length=254)] | None = None
+    phone: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    company: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    notes: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+    type: ClientType | None = None
+
+    @field_validator("first_name", "last_name", "email", "phone", "company", "notes",
+                     mode="before")
+    @classmethod
+    def _blank(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class ClientCommand(Contract):
+    command_id: Annotated[Text, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="idempotency key: the same id twice gives the same result")
+    store_id: UUID
+    action: Action
+    actor: Actor
+    client_id: UUID | None = Field(default=None, description="every action but bulk_tag")
+    client_ids: list[UUID] = Field(default_factory=list, max_length=MAX_BULK,
+                                   description="bulk_tag: at most 1,000 clients")
+    expected_version: int | None = Field(default=None, ge=1, description="refused as "
+                                         "conflict when the client is at another version")
+    changes: ClientChanges | None = Field(default=None, description="update")
+    status: Status | None = Field(default=None, description="set_status")
+    credit_limit: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2,
+                                         description="set_credit_limit; null removes it")
+    add: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS, description="tag")
+    remove: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS, description="tag")
+
+    @field_validator("add", "remove", mode="after")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        return list(dict.fromkeys(t.lower() for t in tags))
+
+    @model_validator(mode="after")
+    def _fits_action(self) -> "ClientCommand":
+        if self.action == "bulk_tag":
+            if not self.client_ids:
+                raise ValueError("bulk_tag needs client_ids")
+        elif self.client_id is None:
+            raise ValueError(f"{self.action} needs client_id")
+        if self.action == "update" and (self.changes is None
+                                        or not self.changes.model_fields_set):
+            raise ValueError("update needs changes")
+        if self.action == "set_status" and self.status is None:
+            raise ValueError("set_status needs status")
+        if self.action in ("tag", "bulk_tag") and not (self.add or self.remove):
+            raise ValueError(f"{self.action} needs add or remove")
+        return self
+
+
+Outcome = Literal["applied", "unchanged", "rejected", "conflict", "not_found"]
+
+
+class CommandResult(Contract):
+    command_id: str
+    store_id: UUID | None
+    outcome: Outcome
+    client_ids: list[UUID] = Field(default_factory=list, description="the clients changed")
+    version: int | None = Field(default=None, description="one client: its version after")
+    errors: list[FieldError] = Field(default_factory=list)
+    conflict_client_id: UUID | None = Field(default=None, description="email conflict: the "
+                                            "live client that holds the address")

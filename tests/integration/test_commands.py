@@ -1,0 +1,179 @@
+"""Commands on clients (the "operate on clients" issue): each with its event, version and audit
+entry; idempotent command ids; expected_version and email conflicts; archive and restore; tags
+one by one and in bulk; another store's id. The logic runs on a database of this module's own,
+so its outbox and audit rows stay to be read (test_commands_pipeline.py: through Kafka)."""
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from schemas.commands import ClientCommand
+from services.commands.logic import apply
+from shared import stores
+from shared.db import Pool
+from shared.resolver import resolve_batch
+from tests.support.factories import command as upsert
+
+ANA = {"type": "member", "id": str(uuid.uuid4()), "name": "Ana"}
+
+
+@pytest.fixture
+def pool(private_pool: Pool) -> Pool:
+    return private_pool
+
+
+@pytest.fixture
+async def key(pool: Pool) -> stores.IssuedKey:
+    store = await stores.create_store(pool, f"commands {uuid.uuid4().hex[:8]}")
+    return await stores.create_key(pool, store.id, "WooCommerce")
+
+
+async def a_client(pool: Pool, key: stores.IssuedKey, email: str, **fields: Any) -> UUID:
+    (r,) = await resolve_batch(pool, [upsert(key, email=email, **fields)])
+    assert r.client_id is not None
+    return r.client_id
+
+
+def cmd(key: stores.IssuedKey, action: str, client_id: UUID | None = None,
+        **fields: Any) -> ClientCommand:
+    return ClientCommand.model_validate({
+        "command_id": uuid.uuid4().hex, "store_id": str(key.store_id), "action": action,
+        "actor": ANA, **({"client_id": str(client_id)} if client_id else {}), **fields})
+
+
+async def last_event(pool: Pool, client_id: UUID) -> dict[str, Any]:
+    payload: dict[str, Any] = await pool.fetchval(
+        "SELECT payload FROM outbox WHERE key = $1 ORDER BY seq DESC LIMIT 1", str(client_id))
+    return payload
+
+
+async def last_entry(pool: Pool, client_id: UUID) -> dict[str, Any]:
+    row = await pool.fetchrow("SELECT * FROM audit_log WHERE client_id = $1 ORDER BY seq DESC "
+                              "LIMIT 1", client_id)
+    assert row is not None
+    return dict(row)
+
+
+@pytest.mark.parametrize(("action", "fields", "changed", "check"), [
+    ("update", {"changes": {"company": "Acme", "phone": "(415) 555-2671", "notes": None}},
+     ["phone", "company"], {"company": "Acme", "phone": "+14155552671"}),
+    ("set_status", {"status": "BLOCKED"}, ["status"], {"status": "BLOCKED"}),
+    ("set_credit_limit", {"credit_limit": "1500.50"}, ["credit_limit"],
+     {"credit_limit": "1500.50"}),
+    ("tag", {"add": [" VIP ", "net-30"], "remove": ["old"]}, ["tags"],
+     {"tags": ["vip", "net-30"]}),
+])
+async def test_each_command_changes_the_client_with_its_event_version_and_audit_entry(
+        pool: Pool, key: stores.IssuedKey, action: str, fields: dict[str, Any],
+        changed: list[str], check: dict[str, Any]) -> None:
+    client_id = await a_client(pool, key, f"{action}@shop.com", tags=["old"])
+    result = await apply(pool, cmd(key, action, client_id, **fields))
+    assert (result.outcome, result.version, result.client_ids) == ("applied", 2, [client_id])
+    event = await last_event(pool, client_id)
+    assert (event["type"], event["client"]["version"]) == ("client.updated", 2)
+    assert sorted(event["changed"]) == sorted(changed)
+    assert {k: event["client"][k] for k in check} == check
+    entry = await last_entry(pool, client_id)
+    assert (entry["action"], entry["actor_type"], entry["actor_name"], entry["client_version"],
+            entry["command_id"]) == (action, "member", "Ana", 2, result.command_id)
+    assert sorted(entry["changes"]) == sorted(changed)
+
+
+async def test_a_command_id_twice_gives_the_same_result_and_changes_nothing_twice(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    client_id = await a_client(pool, key, "idem@shop.com")
+    once = cmd(key, "tag", client_id, add=["vip"])
+    first, again = await apply(pool, once), await apply(pool, once)
+    assert first == again
+    assert first.version == 2
+    assert await pool.fetchval("SELECT version FROM clients WHERE id = $1", client_id) == 2
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE client_id = $1",
+                               client_id) == 2   # created + this one
+
+
+async def test_nothing_changed_is_unchanged_without_event_or_entry(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    client_id = await a_client(pool, key, "same@shop.com", company="Same")
+    result = await apply(pool, cmd(key, "update", client_id, changes={"company": "Same"}))
+    assert (result.outcome, result.version) == ("unchanged", 1)
+    assert (await last_event(pool, client_id))["type"] == "client.created"
+
+
+async def test_a_stale_expected_version_is_a_conflict(pool: Pool, key: stores.IssuedKey) -> None:
+    client_id = await a_client(pool, key, "ver@shop.com")
+    await apply(pool, cmd(key, "set_status", client_id, status="BLOCKED"))
+    stale = await apply(pool, cmd(key, "set_status", client_id, status="ACTIVE",
+                                  expected_version=1))
+    assert (stale.outcome, stale.version, stale.errors[0].field) == \
+        ("conflict", 2, "expected_version")
+    fresh = await apply(pool, cmd(key, "set_status", client_id, status="ACTIVE",
+                                  expected_version=2))
+    assert (fresh.outcome, fresh.version) == ("applied", 3)
+
+
+async def test_an_email_held_by_another_live_client_is_a_conflict_naming_it(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    holder = await a_client(pool, key, "taken@shop.com")
+    mover = await a_client(pool, key, "mover@shop.com")
+    result = await apply(pool, cmd(key, "update", mover, changes={"email": " TAKEN@shop.com"}))
+    assert (result.outcome, result.conflict_client_id) == ("conflict", holder)
+    assert await pool.fetchval("SELECT email FROM clients WHERE id = $1", mover) == \
+        "mover@shop.com"
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"email": "not-an-email"}, "email"), ({"phone": "12"}, "phone"),
+    ({"name": None}, "name"), ({"email": None, "phone": None}, "email"),
+])
+async def test_invalid_changes_are_rejected_naming_the_field(
+        pool: Pool, key: stores.IssuedKey, changes: dict[str, Any], field: str) -> None:
+    client_id = await a_client(pool, key, f"inv{uuid.uuid4().hex[:6]}@shop.com")
+    result = await apply(pool, cmd(key, "update", client_id, changes=changes))
+    assert (result.outcome, [e.field for e in result.errors]) == ("rejected", [field])
+
+
+async def test_archive_hides_and_frees_the_email_restore_conflicts_when_taken(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    client_id = await a_client(pool, key, "arch@shop.com")
+    archived = await apply(pool, cmd(key, "archive", client_id))
+    assert archived.outcome == "applied"
+    assert (await last_event(pool, client_id))["type"] == "client.archived"
+    assert (await apply(pool, cmd(key, "archive", client_id))).outcome == "unchanged"
+    refused = await apply(pool, cmd(key, "tag", client_id, add=["x"]))
+    assert refused.outcome == "conflict"
+    again = await a_client(pool, key, "ARCH@shop.com")          # the resolver creates anew
+    assert again != client_id
+    restore = await apply(pool, cmd(key, "restore", client_id))
+    assert (restore.outcome, restore.conflict_client_id) == ("conflict", again)
+    await apply(pool, cmd(key, "archive", again))
+    restored = await apply(pool, cmd(key, "restore", client_id))
+    assert restored.outcome == "applied"
+    event = await last_event(pool, client_id)
+    assert (event["type"], event["client"]["version"]) == ("client.restored", 3)
+
+
+async def test_bulk_tag_changes_the_stores_live_clients_and_names_the_rest(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    ids = [await a_client(pool, key, f"bulk{i}@shop.com") for i in range(5)]
+    other = await stores.create_store(pool, "Elsewhere")
+    other_key = await stores.create_key(pool, other.id, "x")
+    foreign = await a_client(pool, other_key, "foreign@shop.com")
+    result = await apply(pool, cmd(key, "bulk_tag", client_ids=[str(i) for i in
+                                                                  [*ids, foreign]],
+                                   add=["spring"]))
+    assert (result.outcome, sorted(result.client_ids)) == ("applied", sorted(ids))
+    assert result.errors[0].message.startswith("1 not found")
+    assert await pool.fetchval("SELECT tags FROM clients WHERE id = $1", foreign) == []
+    tags = await pool.fetch("SELECT tags, version FROM clients WHERE id = ANY($1)", ids)
+    assert {(tuple(r["tags"]), r["version"]) for r in tags} == {(("spring",), 2)}
+
+
+async def test_another_stores_client_is_not_found(pool: Pool, key: stores.IssuedKey) -> None:
+    other = await stores.create_store(pool, "Other")
+    theirs = await a_client(pool, await stores.create_key(pool, other.id, "k"),
+                            "theirs@shop.com")
+    result = await apply(pool, cmd(key, "set_status", theirs, status="BLOCKED"))
+    assert result.outcome == "not_found"
+    assert await pool.fetchval("SELECT status FROM clients WHERE id = $1", theirs) == "ACTIVE"
