@@ -43,10 +43,17 @@ async def committed_total(bootstrap: str, group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
-    async with admin_client(bootstrap) as admin:
-        (described,) = await admin.describe_topics([topic])
-    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+async def partitions_of(bootstrap: str, topic: str, within: float = 30.0
+                        ) -> list[TopicPartition]:
+    """The topic's partitions. Right after the topic is created, a broker that has not caught
+    up with the metadata yet describes it with none: ask again until it has some."""
+    async with admin_client(bootstrap) as admin, asyncio.timeout(within):
+        while True:
+            (described,) = await admin.describe_topics([topic])
+            if described["partitions"]:
+                return sorted(TopicPartition(topic, p["partition"])
+                              for p in described["partitions"])
+            await asyncio.sleep(0.1)
 
 
 class Watcher:
