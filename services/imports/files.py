@@ -74,15 +74,17 @@ def open_table(path: Path) -> Iterator[tuple[list[str], Iterator[list[str]]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             first = f.readline()
+            # Only the delimiter is guessed, from the header line; quoting is RFC 4180's. (A
+            # sniffed header without quotes said doublequote=False, and a quoted field with
+            # "" in it, as our own export writes, came back cut.)
             try:
-                dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-                    first, delimiters=",;\t")
+                delimiter = csv.Sniffer().sniff(first, delimiters=",;\t").delimiter
             except csv.Error:
-                dialect = csv.excel
+                delimiter = ","
             f.seek(0)
             if f.read(1) != "\ufeff":
                 f.seek(0)
-            reader = csv.reader(f, dialect)
+            reader = csv.reader(f, csv.excel, delimiter=delimiter)
             header = next(reader, None)
             if not header:
                 raise UnreadableFileError(path, "the file is empty; a header row is required")
