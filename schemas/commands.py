@@ -2,10 +2,17 @@
 changes to one client, or tags on many, by a member, a key or the system."""
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from schemas.common import Contract, FieldError
 from schemas.ingest import MAX_TAGS, ClientType, Text
@@ -27,7 +34,8 @@ class Actor(Contract):
 
 class ClientChanges(Contract):
     """`update`: the fields to set; a field given as null (or blank) is cleared, one left out
-    is kept. Same limits and checks as ingest; name, email and phone cannot all go."""
+    is kept. Same limits and checks as ingest; name, email and phone cannot all go; name, type
+    and status cannot be cleared."""
 
     name: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = None
     first_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
@@ -37,6 +45,16 @@ class ClientChanges(Contract):
     company: Annotated[Text, StringConstraints(max_length=200)] | None = None
     notes: Annotated[Text, StringConstraints(max_length=2000)] | None = None
     type: ClientType | None = None
+    status: Status | None = None
+    credit_limit: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2,
+                                         description="null removes it")
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the fields given: on the wire, a field left out must stay left out (kept), not
+        become a null (cleared)."""
+        data: dict[str, Any] = serialize(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
     @field_validator("first_name", "last_name", "email", "phone", "company", "notes",
                      mode="before")

@@ -101,3 +101,17 @@ def test_a_store_id_that_is_not_the_keys_store_is_refused() -> None:
         to_command(ClientFields(email="a@b.com", name="N", store_id=uuid4()), request_id="r",
                    store_id=uuid4(), region="US", received_at=datetime.now(UTC))
     assert [x.field for x in e.value.errors] == ["store_id"]
+
+
+def test_an_update_command_keeps_left_out_fields_left_out_on_the_wire() -> None:
+    """A field left out of `update` is kept, one given as null is cleared: the difference must
+    survive the trip through Kafka (JSON), or every field not given would be cleared."""
+    from schemas.commands import ClientCommand
+
+    sent = ClientCommand.model_validate({
+        "command_id": "c1", "store_id": "00000000-0000-0000-0000-000000000001",
+        "action": "update", "client_id": "00000000-0000-0000-0000-000000000002",
+        "actor": {"type": "system"}, "changes": {"company": "Acme", "phone": None}})
+    received = ClientCommand.model_validate_json(sent.model_dump_json())
+    assert received.changes is not None
+    assert received.changes.model_fields_set == {"company", "phone"}
