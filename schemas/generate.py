@@ -3,7 +3,9 @@
     python -m schemas.generate          # rewrite schemas/generated/
     python -m schemas.generate --check  # exit 1 if they are not current (the tests do this)
 
-One JSON Schema per payload model, and an AsyncAPI 3.0 document of the topics they travel on.
+One JSON Schema per payload model, an AsyncAPI 3.0 document of the topics they travel on, and
+the OpenAPI document of the HTTP API (`/v1`), which FastAPI makes from the edge's routes and
+schemas/api.py (the same document the edge serves at /openapi.json).
 """
 
 import argparse
@@ -87,9 +89,17 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
+def openapi() -> dict[str, Any]:
+    from services.edge.app import create_app  # the routes live with the edge; only read here
+
+    document: dict[str, Any] = create_app().openapi()
+    return document
+
+
 def documents() -> dict[str, str]:
     docs = {f"{name}.json": body for name, body in json_schemas().items()}
     docs["asyncapi.json"] = asyncapi()
+    docs["openapi.json"] = openapi()
     return {name: json.dumps(body, indent=2, sort_keys=True) + "\n" for name, body in docs.items()}
 
 

@@ -32,9 +32,10 @@ async def _init_connection(conn: "asyncpg.Connection[asyncpg.Record]") -> None:
         )
 
 
-async def create_pool(settings: Settings) -> Pool:
+async def create_pool(settings: Settings, url: str | None = None) -> Pool:
+    """A pool on `url`, by default the primary (DATABASE_URL)."""
     pool = await asyncpg.create_pool(
-        settings.database_url,
+        url or settings.database_url,
         min_size=settings.db_pool_min_size,
         max_size=settings.db_pool_max_size,
         init=_init_connection,

@@ -20,6 +20,7 @@ class Deps:
     broker: KafkaBroker        # consumes (FastStream subscribers)
     producer: AIOKafkaProducer  # publishes (results, dead letters, events, commands)
     registry: CollectorRegistry
+    read_pool: Pool             # the HTTP API's reads: DATABASE_READ_URL's, else `pool`
 
     async def start(self) -> None:
         """Connect to Kafka: the producer first, so handlers can publish from their first batch."""
@@ -34,8 +35,10 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
     closes."""
     registry = CollectorRegistry()
     pool = await create_pool(settings)
+    read_pool = (await create_pool(settings, settings.database_read_url)
+                 if settings.database_read_url else pool)
     deps = Deps(settings=settings, pool=pool, broker=create_broker(settings, registry),
-                producer=create_producer(settings), registry=registry)
+                producer=create_producer(settings), registry=registry, read_pool=read_pool)
     try:
         yield deps
     finally:
@@ -43,4 +46,6 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
             await deps.broker.stop()
             await deps.producer.stop()
         finally:
+            if read_pool is not pool:
+                await read_pool.close()
             await pool.close()

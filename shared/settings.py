@@ -17,6 +17,9 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     database_url: str = "postgresql://clients@127.0.0.1:54320/clients"
+    # The HTTP API's reads (lists, timeline, export) go here when set: a replica. Unset: the
+    # primary. (Writes never do; a replica's lag shows as a read a moment behind a write.)
+    database_read_url: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
 

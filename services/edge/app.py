@@ -1,25 +1,64 @@
-"""The edge's ASGI app factory. Resources come in through `deps`; nothing is built here."""
+"""The edge's ASGI app factory. Resources come in through `deps`; nothing is built here.
 
-from starlette.applications import Starlette
-from starlette.routing import Route
+FastAPI serves `/v1` (and describes it at /openapi.json, generated from schemas/api.py); the
+Integration API, provider callbacks, health and metrics are plain routes that read their raw
+bodies themselves (signatures, size caps, their own error shapes)."""
 
-from services.edge import handlers
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from schemas.api import Problem
+from schemas.common import FieldError
+from services.edge import api, commands, handlers
+from services.edge.guard import ApiGuard
 from shared.callback_url import STATUS_PATH
+from shared.normalize import bounded_errors
 from shared.resources import Deps
 from shared.runner import Service
 
+TITLE = "Clients API"
+VERSION = "1"
 
-def create_app(deps: Deps) -> Starlette:
-    app = Starlette(routes=[
-        Route("/healthz", handlers.healthz, methods=["GET"]),
-        Route("/metrics", handlers.metrics, methods=["GET"]),
-        Route("/integrations/v1/clients", handlers.upsert_client, methods=["POST"]),
-        Route("/callbacks/resend", handlers.resend_callback, methods=["POST"]),
-        Route("/callbacks/sendblue", handlers.sendblue_callback, methods=["POST"]),
-        Route(STATUS_PATH + "/{message_id}/{token}", handlers.sendblue_status, methods=["POST"]),
-    ])
+
+def create_app(deps: Deps | None = None) -> FastAPI:
+    """The app; `deps` is None only to generate the OpenAPI document."""
+    app = FastAPI(title=TITLE, version=VERSION, docs_url=None, redoc_url=None,
+                  description="A store's clients: find, read, change, tag, archive, export. "
+                  "Bearer tokens: members (pck_usr_, scopes by role) and public keys "
+                  "(pck_pub_, clients:read).")
+    app.include_router(api.router)
+    for path, handler, method in (
+            ("/healthz", handlers.healthz, "GET"), ("/metrics", handlers.metrics, "GET"),
+            ("/integrations/v1/clients", handlers.upsert_client, "POST"),
+            ("/callbacks/resend", handlers.resend_callback, "POST"),
+            ("/callbacks/sendblue", handlers.sendblue_callback, "POST"),
+            (STATUS_PATH + "/{message_id}/{token}", handlers.sendblue_status, "POST")):
+        app.add_route(path, handler, methods=[method], include_in_schema=False)
+    app.add_exception_handler(api.ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_middleware(ApiGuard)
     app.state.deps = deps
     return app
 
 
-SERVICE = Service("edge", asgi=create_app)
+async def _api_error(_: Request, e: api.ApiError) -> JSONResponse:
+    return JSONResponse(e.problem.model_dump(mode="json", exclude_none=True),
+                        status_code=e.status)
+
+
+async def _http_error(_: Request, e: HTTPException) -> JSONResponse:
+    return JSONResponse(Problem(error=str(e.detail)).model_dump(mode="json", exclude_none=True),
+                        status_code=e.status_code, headers=e.headers)
+
+
+async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+    errors = [FieldError(field=".".join(str(p) for p in err["loc"][1:]) or str(err["loc"][0]),
+                         message=str(err["msg"])) for err in e.errors()]
+    problem = Problem(error="the request is not valid", errors=bounded_errors(errors))
+    return JSONResponse(problem.model_dump(mode="json", exclude_none=True), status_code=422)
+
+
+SERVICE = Service("edge", asgi=create_app, commands=commands.commands)

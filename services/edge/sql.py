@@ -6,3 +6,6 @@ SELECT r.outcome, r.duplicate,
        c.status, c.credit_limit
 FROM client_touches r JOIN clients c ON c.id = r.client_id
 WHERE r.store_id = $1 AND r.request_scope = $2 AND r.request_id = $3"""
+
+# A command's recorded result (written by the commands service in the command's transaction).
+COMMAND_RESULT = "SELECT result FROM client_commands WHERE store_id = $1 AND command_id = $2"

@@ -11,7 +11,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.webhooks import endpoints
-from shared import stores
+from shared import access, stores
 from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import EVENTS, WEBHOOK_EVENTS
@@ -315,6 +315,31 @@ async def test_a_client_created_through_the_api_reaches_its_stores_endpoint(
     assert body["type"] == "client.created"
     assert body["data"]["id"] == created.json()["client"]["id"]
     assert body["data"]["email"] == "Hooked@Shop.com"
+
+
+async def test_an_archived_client_reaches_an_endpoint_subscribed_to_archives_and_frees_its_email(
+        pool: Pool, pipeline: Pipeline, service: Settings, receiver: Receiver,
+        store: stores.Store, add_hook: AddHook) -> None:
+    hook = receiver.hook(uuid.uuid4().hex)
+    await add_hook(store.id, hook, ["client.archived"])
+    key = await stores.create_key(pool, store.id, "Storefront")
+    admin = await access.add_member(pool, store.id, "Ana", "admin")
+    integration = {"Authorization": f"Bearer {key.token}"}
+    async with httpx.AsyncClient(base_url=pipeline.base_url, timeout=30) as http:
+        first = await http.post("/integrations/v1/clients", headers=integration,
+                                json={"email": "gone@shop.com", "name": "Gone Soon"})
+        client_id = first.json()["client"]["id"]
+        archived = await http.delete(f"/v1/clients/{client_id}",
+                                     headers={"Authorization": f"Bearer {admin.token}"})
+        assert archived.status_code == 200, archived.text
+        await eventually(lambda: len(hook.received) == 1)
+        body = hook.received[0].json
+        assert (body["type"], body["data"]["id"], body["data"]["version"]) == \
+            ("client.archived", client_id, 2)
+        again = await http.post("/integrations/v1/clients", headers=integration,
+                                json={"email": "GONE@shop.com", "name": "Back Again"})
+    assert again.status_code == 201, again.text
+    assert again.json()["client"]["id"] != client_id
 
 
 def _verify(secret: str, received: Any) -> None:

@@ -1,0 +1,113 @@
+"""The HTTP API's bodies (`/v1`): requests the edge turns into commands, and what reads return.
+The OpenAPI document (schemas/generated/openapi.json) is generated from these."""
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from schemas.commands import MAX_BULK, ClientChanges, CommandResult, Tag
+from schemas.common import Contract, FieldError
+from schemas.events import ClientSnapshot
+from schemas.ingest import MAX_TAGS
+
+Sort = Literal["-updated_at", "updated_at", "name", "-name", "created_at", "-created_at"]
+MAX_LIMIT = 100
+
+
+class ClientView(ClientSnapshot):
+    archived_at: datetime | None = Field(description="set while the client is archived")
+
+
+class Total(Contract):
+    value: int
+    exact: bool = Field(description="false past 10,000 matches: then an estimate")
+
+
+class ClientPage(Contract):
+    clients: list[ClientView]
+    next: str | None = Field(description="opaque cursor of the next page; null on the last")
+    total: Total
+
+
+class ClientPatch(ClientChanges):
+    """PATCH /v1/clients/{id}: the fields to change (null or blank clears one), plus the
+    optional guards."""
+
+    expected_version: int | None = Field(default=None, ge=1)
+    command_id: str | None = Field(default=None, min_length=1, max_length=128,
+                                   description="idempotency key; one is made when absent")
+
+
+class TagChange(Contract):
+    add: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    remove: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    expected_version: int | None = Field(default=None, ge=1)
+    command_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class BulkTagChange(TagChange):
+    client_ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class CommandAnswer(Contract):
+    """A write's answer: the command's result and, for one client, the client as it is now."""
+
+    result: CommandResult
+    client: ClientView | None = None
+
+
+class Accepted(Contract):
+    """202: the command is on its way; its result is not known yet."""
+
+    command_id: str
+
+
+class TagCount(Contract):
+    tag: str
+    clients: int = Field(description="live clients with the tag, exact")
+
+
+class TagList(Contract):
+    tags: list[TagCount]
+
+
+class TimelineItem(Contract):
+    kind: Literal["touch", "message", "audit"]
+    at: datetime
+    detail: dict[str, Any]
+
+
+class Timeline(Contract):
+    items: list[TimelineItem]
+    next: str | None
+
+
+class AuditActor(Contract):
+    type: str
+    id: UUID | None
+    name: str | None
+
+
+class AuditItem(Contract):
+    seq: int
+    at: datetime
+    actor: AuditActor
+    action: str
+    changes: dict[str, list[Any]] = Field(description="field -> [before, after]")
+    client_version: int
+    command_id: str | None
+
+
+class AuditPage(Contract):
+    entries: list[AuditItem]
+    next: str | None
+
+
+class Problem(Contract):
+    """Every error: a message, and the fields at fault when there are some."""
+
+    error: str
+    errors: list[FieldError] = Field(default_factory=list)
+    scope: str | None = Field(default=None, description="403: the scope the token lacks")

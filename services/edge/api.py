@@ -1,0 +1,227 @@
+"""`/v1`: the clients API for a store's members and keys. Thin handlers: the principal (the
+gate in guard.py authenticated it), its scope (403 naming it), then the read or the command.
+Ids of another store are looked up within the principal's store and so are 404, never 403."""
+
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ValidationError
+
+from schemas.api import (
+    MAX_LIMIT,
+    Accepted,
+    AuditPage,
+    BulkTagChange,
+    ClientPage,
+    ClientPatch,
+    ClientView,
+    CommandAnswer,
+    Problem,
+    Sort,
+    TagChange,
+    TagList,
+    Timeline,
+)
+from schemas.common import FieldError
+from schemas.ingest import ClientType
+from services.edge import client_commands, reads
+from services.edge.export import export_csv
+from shared.access import DELETE, EXPORT, READ, WRITE, Principal
+from shared.normalize import bounded_errors, field_errors
+from shared.resources import Deps
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, as a Problem body."""
+
+    def __init__(self, status: int, error: str, errors: list[FieldError] | None = None,
+                 scope: str | None = None) -> None:
+        super().__init__(error)
+        self.status, self.problem = status, Problem(error=error, errors=errors or [],
+                                                    scope=scope)
+
+
+def deps_of(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+def scoped(scope: str) -> Any:
+    def principal(request: Request) -> Principal:
+        p: Principal = request.state.principal
+        if scope not in p.scopes:
+            raise ApiError(403, f"this token lacks the scope {scope}", scope=scope)
+        return p
+    return Depends(principal)
+
+
+Reader = Annotated[Principal, scoped(READ)]
+Writer = Annotated[Principal, scoped(WRITE)]
+Deleter = Annotated[Principal, scoped(DELETE)]
+Exporter = Annotated[Principal, scoped(EXPORT)]
+NOT_FOUND = ApiError(404, "no such client")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": Problem} for s in (401, 403, 404, 409, 422)}
+
+# The gate (guard.py) has checked the token already; this only names the scheme in the OpenAPI
+# document.
+router = APIRouter(prefix="/v1", responses=ERRORS,
+                   dependencies=[Depends(HTTPBearer(auto_error=False, description="pck_usr_… "
+                                                    "(a member) or pck_pub_… (a public key)"))])
+
+
+def client_query(
+        q: Annotated[str | None, Query(max_length=200, description="substring of name, "
+                                       "email, phone digits or company")] = None,
+        tags: Annotated[str | None, Query(max_length=2000, description="comma-separated: "
+                                          "clients with all of them")] = None,
+        type: ClientType | None = None,
+        status: Literal["ACTIVE", "BLOCKED"] | None = None,
+        source: Annotated[str | None, Query(max_length=200,
+                                            description="source label")] = None,
+        archived: Annotated[bool, Query(description="true: the archived clients")] = False,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        sort: Sort = "-updated_at") -> reads.ClientQuery:
+    wanted = tuple(dict.fromkeys(t.strip().lower() for t in (tags or "").split(",")
+                                 if t.strip()))
+    return reads.ClientQuery(q=q, tags=wanted, type=type, status=status, source=source,
+                             archived=archived, created_after=created_after,
+                             created_before=created_before, sort=sort)
+
+
+T = TypeVar("T")
+Filters = Annotated[reads.ClientQuery, Depends(client_query)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+async def _read(call: Awaitable[T]) -> T:
+    try:
+        result = await call
+    except reads.BadQueryError as e:
+        raise ApiError(422, str(e), [FieldError(field=e.field, message=str(e))]) from e
+    return result
+
+
+@router.get("/clients", response_model=ClientPage)
+async def list_clients(request: Request, principal: Reader, query: Filters,
+                       limit: Limit = 20, cursor: str | None = None) -> ClientPage:
+    return await _read(reads.list_clients(deps_of(request).read_pool, principal.store_id, query,
+                                          limit, cursor))
+
+
+@router.get("/clients/export.csv", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}}})
+async def export_clients(request: Request, principal: Exporter,
+                         query: Filters) -> StreamingResponse:
+    name = f"clients-{datetime.now(UTC):%Y-%m-%d}.csv"
+    return StreamingResponse(
+        export_csv(deps_of(request).read_pool, principal.store_id, query),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/clients/{client_id}", response_model=ClientView)
+async def get_client(request: Request, principal: Reader, client_id: UUID) -> ClientView:
+    found = await reads.get_client(deps_of(request).read_pool, principal.store_id, client_id)
+    if found is None:
+        raise NOT_FOUND
+    return found
+
+
+@router.get("/clients/{client_id}/timeline", response_model=Timeline)
+async def timeline(request: Request, principal: Reader, client_id: UUID, limit: Limit = 20,
+                   cursor: str | None = None) -> Timeline:
+    found: Timeline | None = await _read(reads.timeline(
+        deps_of(request).read_pool, principal.store_id, client_id, limit, cursor))
+    if found is None:
+        raise NOT_FOUND
+    return found
+
+
+@router.get("/clients/{client_id}/audit", response_model=AuditPage)
+async def audit(request: Request, principal: Reader, client_id: UUID, limit: Limit = 20,
+                cursor: str | None = None) -> AuditPage:
+    found: AuditPage | None = await _read(reads.audit(
+        deps_of(request).read_pool, principal.store_id, client_id, limit, cursor))
+    if found is None:
+        raise NOT_FOUND
+    return found
+
+
+@router.get("/tags", response_model=TagList)
+async def tags(request: Request, principal: Reader,
+               prefix: Annotated[str, Query(max_length=255)] = "",
+               limit: Limit = 20) -> TagList:
+    return await reads.tags(deps_of(request).read_pool, principal.store_id, prefix, limit)
+
+
+WRITE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": CommandAnswer}, 202: {"model": Accepted}}
+
+
+async def _command(request: Request, principal: Principal, action: str,
+                   command_id: str | None, **fields: Any) -> JSONResponse:
+    try:
+        command = client_commands.command(principal, action, command_id, **fields)
+    except ValidationError as e:
+        raise ApiError(422, "the command is not valid",
+                       bounded_errors(field_errors(e))) from e
+    status, answer = await client_commands.send(deps_of(request), command)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=status)
+
+
+def _body(model: BaseModel, *guards: str) -> dict[str, Any]:
+    return {k: v for k, v in model.model_dump(exclude_unset=True).items() if k not in guards}
+
+
+@router.patch("/clients/{client_id}", responses=WRITE_ANSWERS)
+async def update_client(request: Request, principal: Writer, client_id: UUID,
+                        body: ClientPatch) -> JSONResponse:
+    changes = _body(body, "expected_version", "command_id")
+    if not changes:
+        raise ApiError(422, "nothing to change", [FieldError(field="body",
+                                                             message="no field to change")])
+    return await _command(request, principal, "update", body.command_id, client_id=client_id,
+                          expected_version=body.expected_version, changes=changes)
+
+
+@router.post("/clients/bulk/tags", responses=WRITE_ANSWERS)
+async def bulk_tag(request: Request, principal: Writer, body: BulkTagChange) -> JSONResponse:
+    return await _command(request, principal, "bulk_tag", body.command_id,
+                          client_ids=body.client_ids, add=body.add, remove=body.remove)
+
+
+@router.post("/clients/{client_id}/tags", responses=WRITE_ANSWERS)
+async def tag_client(request: Request, principal: Writer, client_id: UUID,
+                     body: TagChange) -> JSONResponse:
+    return await _command(request, principal, "tag", body.command_id, client_id=client_id,
+                          expected_version=body.expected_version, add=body.add,
+                          remove=body.remove)
+
+
+Version = Annotated[int | None, Query(ge=1, description="refused as 409 when the client is "
+                                      "at another version")]
+CommandId = Annotated[str | None, Query(min_length=1, max_length=128,
+                                        description="idempotency key")]
+
+
+@router.delete("/clients/{client_id}", responses=WRITE_ANSWERS)
+async def archive(request: Request, principal: Deleter, client_id: UUID,
+                  expected_version: Version = None, command_id: CommandId = None
+                  ) -> JSONResponse:
+    return await _command(request, principal, "archive", command_id, client_id=client_id,
+                          expected_version=expected_version)
+
+
+@router.post("/clients/{client_id}/restore", responses=WRITE_ANSWERS)
+async def restore(request: Request, principal: Deleter, client_id: UUID,
+                  expected_version: Version = None, command_id: CommandId = None
+                  ) -> JSONResponse:
+    return await _command(request, principal, "restore", command_id, client_id=client_id,
+                          expected_version=expected_version)

@@ -1,0 +1,62 @@
+"""The HTTP API's writes: each is a command on `clients.commands.v1`, applied by the commands
+service like any other; the edge has no write path of its own. It publishes, waits for the
+recorded result (as the Integration API waits for its upsert), and answers with it: 200 applied
+or unchanged, 404 not found, 409 conflict, 422 rejected; 202 with the command id when the result
+has not come within HTTP_RESULT_TIMEOUT_S (the command still applies: ask again with the id)."""
+
+import asyncio
+import time
+import uuid
+from typing import Any
+from uuid import UUID
+
+from schemas.api import Accepted, ClientView, CommandAnswer
+from schemas.commands import Actor, ClientCommand, CommandResult
+from services.edge import reads, sql
+from shared.access import Principal
+from shared.publish import publish_keyed
+from shared.resources import Deps
+from shared.topics import COMMANDS
+
+STATUS_OF = {"applied": 200, "unchanged": 200, "not_found": 404, "conflict": 409,
+             "rejected": 422}
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(type=principal.kind, id=principal.id, name=principal.name)
+
+
+def command(principal: Principal, action: str, command_id: str | None,
+            **fields: Any) -> ClientCommand:
+    """The command as the commands service will read it (a ValidationError is the caller's
+    422)."""
+    return ClientCommand.model_validate({
+        "command_id": command_id or uuid.uuid4().hex, "store_id": principal.store_id,
+        "action": action, "actor": actor_of(principal), **fields})
+
+
+async def send(deps: Deps, c: ClientCommand) -> tuple[int, CommandAnswer | Accepted]:
+    key = str(c.client_id or c.command_id)
+    await publish_keyed(deps.producer, COMMANDS, [(key, c)])
+    result = await _wait_for_result(deps, c.store_id, c.command_id)
+    if result is None:
+        return 202, Accepted(command_id=c.command_id)
+    client: ClientView | None = None
+    if c.client_id is not None and result.outcome in ("applied", "unchanged", "conflict"):
+        client = await reads.get_client(deps.pool, c.store_id, c.client_id)
+    return STATUS_OF[result.outcome], CommandAnswer(result=result, client=client)
+
+
+async def _wait_for_result(deps: Deps, store_id: UUID, command_id: str
+                           ) -> CommandResult | None:
+    deadline = time.monotonic() + deps.settings.http_result_timeout_s
+    pause = 0.005
+    while True:
+        found = await deps.pool.fetchval(sql.COMMAND_RESULT, store_id, command_id)
+        if found is not None:
+            return CommandResult.model_validate(found)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, 0.1)

@@ -1,0 +1,116 @@
+"""The reads' SQL. The list is one statement per (sort, live or archived), put together from the
+constant pieces below; every value is a `$n` parameter. Filters left out are NULL: the pool plans
+each statement with its values (shared/db.py), so `$3 IS NULL OR …` folds away and the partial
+keyset indexes of migration 0010 serve the sort."""
+
+COLUMNS = """
+id, store_id, name, first_name, last_name, email, phone, company, type, status, credit_limit,
+tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
+created_at, updated_at, version, deleted_at AS archived_at"""
+
+# $1 store, $2 q (a LIKE pattern), $3 tags (all of them), $4 type, $5 status, $6 source label,
+# $7 created after, $8 created before.
+FILTERS = """
+store_id = $1
+AND ($2::text IS NULL OR search LIKE $2)
+AND ($3::text[] IS NULL OR tags @> $3)
+AND ($4::text IS NULL OR type = $4)
+AND ($5::text IS NULL OR status = $5)
+AND ($6::text IS NULL OR source_label = $6)
+AND ($7::timestamptz IS NULL OR created_at > $7)
+AND ($8::timestamptz IS NULL OR created_at < $8)"""
+
+LIVE, ARCHIVED = "deleted_at IS NULL", "deleted_at IS NOT NULL"
+
+# sort -> (ORDER BY, the keyset condition after the cursor's row): $9 the row's sort value (as
+# text), $10 its id; $11 the page size plus one.
+SORTS = {
+    "-updated_at": ("updated_at DESC, id DESC", "(updated_at, id) < ($9::text::timestamptz, $10)"),
+    "updated_at": ("updated_at, id", "(updated_at, id) > ($9::text::timestamptz, $10)"),
+    "-created_at": ("created_at DESC, id DESC", "(created_at, id) < ($9::text::timestamptz, $10)"),
+    "created_at": ("created_at, id", "(created_at, id) > ($9::text::timestamptz, $10)"),
+    "name": ("name, id", "(name, id) > ($9::text, $10)"),
+    "-name": ("name DESC, id DESC", "(name, id) < ($9::text, $10)"),
+}
+
+
+def list_clients(sort: str, archived: bool) -> str:
+    order, after = SORTS[sort]
+    return f"""
+SELECT {COLUMNS} FROM clients
+WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}
+AND ($10::uuid IS NULL OR {after})
+ORDER BY {order} LIMIT $11"""
+
+
+def count_clients(archived: bool) -> str:
+    """Matches, counted up to $9 (one past the exact limit: more means estimate)."""
+    return f"""
+SELECT count(*) FROM (SELECT 1 FROM clients
+WHERE {ARCHIVED if archived else LIVE} AND {FILTERS} LIMIT $9) m"""
+
+
+def estimate_clients(archived: bool) -> str:
+    """The planner's estimate of the matches (EXPLAIN, not run): past the exact limit."""
+    return f"""
+EXPLAIN (FORMAT JSON) SELECT 1 FROM clients
+WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}"""
+
+
+CLIENT = f"SELECT {COLUMNS} FROM clients WHERE id = $1 AND store_id = $2"
+
+# Autocomplete: $2 a LIKE prefix pattern, $3 how many.
+TAGS = """
+SELECT tag, clients FROM store_tags
+WHERE store_id = $1 AND tag LIKE $2 AND clients > 0
+ORDER BY clients DESC, tag LIMIT $3"""
+
+# The timeline: touches, messages and audit entries, newest first, keyset on (at, kind, ref)
+# after $3 $4 $5; $6 the page size plus one. Only the client's store's ($2) rows.
+TIMELINE = """
+SELECT * FROM (
+    (SELECT t.at, 'touch' AS kind, t.request_id AS ref,
+            jsonb_build_object('source', t.source_label, 'request_id', t.request_id,
+                               'outcome', t.outcome, 'duplicate', t.duplicate,
+                               'external_id', t.external_id) AS detail
+     FROM client_touches t WHERE t.client_id = $1 AND t.store_id = $2
+       AND ($5::text IS NULL OR (t.at, 'touch', t.request_id) < ($3, $4, $5))
+     ORDER BY t.at DESC, t.request_id DESC LIMIT $6)
+    UNION ALL
+    (SELECT m.created_at, 'message', m.id::text,
+            jsonb_build_object('message_id', m.id, 'channel', m.channel,
+                               'direction', m.direction, 'state', m.state,
+                               'subject', m.subject)
+     FROM messages m WHERE m.client_id = $1 AND m.store_id = $2
+       AND ($5::text IS NULL OR (m.created_at, 'message', m.id::text) < ($3, $4, $5))
+     ORDER BY m.created_at DESC, m.id::text DESC LIMIT $6)
+    UNION ALL
+    (SELECT a.at, 'audit', lpad(a.seq::text, 20, '0'),
+            jsonb_build_object('action', a.action, 'actor_type', a.actor_type,
+                               'actor_name', a.actor_name, 'fields', (
+                                   SELECT coalesce(jsonb_agg(k ORDER BY k), '[]')
+                                   FROM jsonb_object_keys(a.changes) k),
+                               'command_id', a.command_id)
+     FROM audit_log a WHERE a.client_id = $1 AND a.store_id = $2
+       AND ($5::text IS NULL OR (a.at, 'audit', lpad(a.seq::text, 20, '0')) < ($3, $4, $5))
+     ORDER BY a.at DESC, a.seq DESC LIMIT $6)
+) items ORDER BY at DESC, kind DESC, ref DESC LIMIT $6"""
+
+# The audit log of one client, newest first; $3 the seq to go below, $4 the page size plus one.
+AUDIT = """
+SELECT seq, at, actor_type, actor_id, actor_name, action, changes, client_version, command_id
+FROM audit_log
+WHERE client_id = $1 AND store_id = $2 AND ($3::bigint IS NULL OR seq < $3)
+ORDER BY seq DESC LIMIT $4"""
+
+
+
+def export_clients(archived: bool) -> str:
+    """The current filter (the list's $1-$8) as CSV, under headers the importer maps back to
+    the same fields (services/imports/files.py), oldest first."""
+    return f"""
+SELECT name AS "Name", first_name AS "First Name", last_name AS "Last Name", email AS "Email",
+       phone AS "Phone", company AS "Company", type AS "Type",
+       array_to_string(tags, ', ') AS "Tags", notes AS "Notes"
+FROM clients WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}
+ORDER BY created_at, id"""

@@ -1,0 +1,78 @@
+"""`clients client …`: a member at the command line, in a real process, against the running
+pipeline (its commands service applies the writes). The audit names the member."""
+
+import asyncio
+import csv
+import io
+import json
+import os
+import sys
+from typing import Any
+
+import pytest
+
+from shared.db import Pool
+from tests.support.api_helpers import Shop, a_client
+
+pytestmark = pytest.mark.usefixtures("pipeline")
+
+
+async def clients(*args: str, token: str | None = None) -> tuple[int, Any, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CLIENTS_TOKEN"}
+    if token:
+        env["CLIENTS_TOKEN"] = token
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "client", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    try:
+        parsed = json.loads(out) if out.strip() else None
+    except ValueError:
+        parsed = out.decode()
+    return proc.returncode or 0, parsed, err.decode()
+
+
+async def test_a_member_reads_changes_tags_and_archives_and_the_audit_names_them(
+        pool: Pool, shop: Shop) -> None:
+    client_id = str(await a_client(pool, shop, "cli@client.example", name="Cli Person"))
+    member = shop.tokens["member"]
+    code, page, _ = await clients("list", "--q", "cli@", token=member)
+    assert code == 0
+    assert [c["id"] for c in page["clients"]] == [client_id]
+
+    code, answer, err = await clients("update", client_id, "--set", "company=Acme",
+                                      "--set", "credit_limit=10.5", "--token", member)
+    assert code == 0, err
+    assert answer["client"]["company"] == "Acme"
+    code, answer, _ = await clients("tag", client_id, "--add", "VIP", token=member)
+    assert answer["client"]["tags"] == ["vip"]
+
+    _, audit, _ = await clients("audit", client_id, token=shop.tokens["viewer"])
+    assert [(e["action"], e["actor"]["name"]) for e in audit["entries"]] == [
+        ("tag", "Member"), ("update", "Member"), ("created", "WooCommerce")]
+
+    code, _, err = await clients("archive", client_id, token=member)
+    assert code == 1
+    assert "missing scope clients:delete" in err
+    code, answer, _ = await clients("archive", client_id, token=shop.tokens["admin"])
+    assert code == 0
+    assert answer["client"]["archived_at"] is not None
+    code, _, err = await clients("get", client_id, token=shop.tokens["integration"])
+    assert code == 1
+    assert "missing scope clients:read" in err
+
+    code, text, _ = await clients("export", "--archived", token=shop.tokens["admin"])
+    assert code == 0
+    assert [r["Email"] for r in csv.DictReader(io.StringIO(text))] == ["cli@client.example"]
+
+
+async def test_without_a_token_or_with_a_bad_one_nothing_runs(shop: Shop) -> None:
+    code, _, err = await clients("list")
+    assert code == 2
+    assert "CLIENTS_TOKEN" in err
+    code, _, err = await clients("list", token="pck_usr_" + "x" * 40)
+    assert code == 1
+    assert "unknown or revoked token" in err
+    code, _, err = await clients("update", "not-a-uuid", "--set", "company=x",
+                                 token=shop.tokens["member"])
+    assert code == 2   # the parser refuses the id before any lookup
