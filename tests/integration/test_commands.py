@@ -3,14 +3,17 @@ entry; idempotent command ids; expected_version and email conflicts; archive and
 one by one and in bulk; another store's id. The logic runs on a database of this module's own,
 so its outbox and audit rows stay to be read (test_commands_pipeline.py: through Kafka)."""
 
+import asyncio
+import json
 import uuid
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from schemas.commands import ClientCommand
-from services.commands.logic import apply
+from services.commands.logic import apply, commands_batch
 from shared import stores
 from shared.db import Pool
 from shared.resolver import resolve_batch
@@ -177,3 +180,52 @@ async def test_another_stores_client_is_not_found(pool: Pool, key: stores.Issued
     result = await apply(pool, cmd(key, "set_status", theirs, status="BLOCKED"))
     assert result.outcome == "not_found"
     assert await pool.fetchval("SELECT status FROM clients WHERE id = $1", theirs) == "ACTIVE"
+
+
+class Sent:
+    """A producer that keeps what is published (the batch's results)."""
+
+    def __init__(self) -> None:
+        self.values: list[dict[str, Any]] = []
+
+    async def send(self, topic: str, value: bytes, **_: Any) -> "asyncio.Future[None]":
+        self.values.append(json.loads(value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def records_of(commands: list[ClientCommand]) -> list[Any]:
+    return [SimpleNamespace(topic="clients.commands.v1", partition=0, offset=i,
+                            value=c.model_dump_json().encode())
+            for i, c in enumerate(commands)]
+
+
+async def test_a_batch_keeps_each_clients_commands_in_order_while_clients_go_side_by_side(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    ids = [await a_client(pool, key, f"lane{i}@shop.com") for i in range(6)]
+    batch = []
+    for client_id in ids:   # on each client: add, remove, add again: order decides the end
+        batch += [cmd(key, "tag", client_id, add=["a"]), cmd(key, "tag", client_id, remove=["a"]),
+                  cmd(key, "tag", client_id, add=["b"])]
+    sent = Sent()
+    await commands_batch(pool, sent, records_of(batch), concurrency=4)
+    rows = await pool.fetch("SELECT tags, version FROM clients WHERE id = ANY($1)", ids)
+    assert {(tuple(r["tags"]), r["version"]) for r in rows} == {(("b",), 4)}
+    assert [v["command_id"] for v in sent.values] == [c.command_id for c in batch]
+    assert [v["version"] for v in sent.values] == [2, 3, 4] * len(ids)
+
+
+async def test_one_command_id_in_two_lanes_at_once_applies_once(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    first = await a_client(pool, key, "race1@shop.com")
+    second = await a_client(pool, key, "race2@shop.com")
+    one = cmd(key, "tag", first, add=["x"])
+    same_id = cmd(key, "tag", second, add=["x"]).model_copy(
+        update={"command_id": one.command_id})
+    sent = Sent()
+    await commands_batch(pool, sent, records_of([one, same_id]))
+    assert sent.values[0] == sent.values[1]   # the one recorded result, answered twice
+    tagged = await pool.fetchval("SELECT count(*) FROM clients WHERE id = ANY($1) AND "
+                                 "tags = '{x}'", [first, second])
+    assert tagged == 1
