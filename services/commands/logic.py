@@ -1,6 +1,7 @@
-"""One batch of `clients.commands.v1` -> each command in one transaction -> results.
+"""One batch of `clients.commands.v1` -> the commands applied -> results.
 
-A command is applied in its own transaction: its result is recorded first thing looked up (the
+A batch goes set-based in one transaction when it can (batch.py); else, and in what follows,
+each command is applied in its own transaction: its result is recorded first thing looked up (the
 same command id again answers it and changes nothing), then the client row is locked within the
 command's store (another store's id is `not_found`), `expected_version` checked (`conflict`),
 the change validated like ingest (`rejected`, naming the field) and written with one audit entry
@@ -23,64 +24,87 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
-from schemas.commands import ClientCommand, CommandResult, Outcome
+from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
-from schemas.events import ClientEvent, EventType
-from schemas.ingest import MAX_TAGS
-from services.commands import sql
+from services.commands import batch, sql
+from services.commands.errors import Refused
+from services.commands.rules import changed_row, entry_of, event_of, tagged
 from shared import audit
-from shared.audit import Actor, AuditEntry
 from shared.db import Connection, Pool
-from shared.normalize import bounded_errors, check_email, email_key, field_errors, to_e164
-from shared.outbox import add_events, client_event
+from shared.normalize import bounded_errors, field_errors
+from shared.outbox import add_events
 from shared.publish import publish_keyed
 from shared.topics import COMMAND_RESULTS
 
 log = structlog.get_logger(__name__)
 
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
-EVENT_OF: dict[str, EventType] = {"archive": "client.archived", "restore": "client.restored"}
-
-
-class Refused(Exception):
-    """The command cannot apply: its outcome and why."""
-
-    def __init__(self, outcome: Outcome, field: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.outcome, self.error, self.extra = outcome, FieldError(field=field,
-                                                                   message=message), extra
 
 
 async def commands_batch(pool: Pool, producer: AIOKafkaProducer,
                          records: Sequence["ConsumerRecord[bytes, bytes]"],
                          concurrency: int = 8) -> None:
-    """Commands on one client apply in their order; commands on different clients apply side by
-    side, up to `concurrency` transactions at once (one command per transaction, so a batch one
-    at a time was a round trip chain: about 900 commands/s; bench/reads.py measures it)."""
+    """Every record gets a result: the batch set-based in one transaction (batch.py) when it
+    can be, else each command in its own, clients side by side (`one_at_a_time`)."""
     results: list[CommandResult | None] = [None] * len(records)
-    lanes: dict[str, list[tuple[int, ClientCommand]]] = defaultdict(list)
+    commands: list[tuple[int, ClientCommand]] = []
     for i, record in enumerate(records):
         where = f"{record.topic}:{record.partition}:{record.offset}"
         try:
-            command = ClientCommand.model_validate_json(record.value or b"")
+            commands.append((i, ClientCommand.model_validate_json(record.value or b"")))
         except ValidationError as e:
             results[i] = CommandResult(command_id=_given_id(record.value) or where,
                                        store_id=None, outcome="rejected",
                                        errors=bounded_errors(field_errors(e)))
-            continue
-        lanes[str(command.client_id or command.command_id)].append((i, command))
-    slots = asyncio.Semaphore(concurrency)
-
-    async def lane(commands: list[tuple[int, ClientCommand]]) -> None:
-        for i, command in commands:
-            with structlog.contextvars.bound_contextvars(command_id=command.command_id,
-                                                         action=command.action):
-                async with slots:
-                    results[i] = await apply(pool, command)
-
-    await asyncio.gather(*(lane(commands) for commands in lanes.values()))
+    applied = None
+    if commands and not any(batch.needs_one_at_a_time(c) for _, c in commands):
+        applied = await _set_based(pool, [c for _, c in commands])
+    if applied is None:
+        applied = await one_at_a_time(pool, [c for _, c in commands], concurrency)
+    for (i, _), result in zip(commands, applied, strict=True):
+        results[i] = result
+    for r in results:
+        if r is not None and r.outcome not in ("applied", "unchanged"):
+            log.info("command not applied", command_id=r.command_id, outcome=r.outcome,
+                     errors=[e.model_dump() for e in r.errors])
     await publish_keyed(producer, COMMAND_RESULTS,
                         [(r.command_id, r) for r in results if r is not None])
+
+
+async def _set_based(pool: Pool, commands: list[ClientCommand]) -> list[CommandResult] | None:
+    """The batch in one transaction; None when it met a concurrent writer on a unique index
+    (an email taken meanwhile, the same command id elsewhere): then one at a time."""
+    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE), reraise=True,
+                             stop=stop_after_attempt(5), wait=wait_random(0.005, 0.05))
+    try:
+        async for attempt in retrying:
+            with attempt:
+                async with pool.acquire() as conn, conn.transaction():
+                    return await batch.apply_batch(conn, commands)
+    except asyncpg.UniqueViolationError:
+        return None
+    raise AssertionError("unreachable")  # AsyncRetrying(reraise=True) raises on the last try
+
+
+async def one_at_a_time(pool: Pool, commands: list[ClientCommand], concurrency: int
+                        ) -> list[CommandResult]:
+    """Each command in its own transaction. Commands on one client apply in their order;
+    commands on different clients side by side, up to `concurrency` at once."""
+    results: list[CommandResult | None] = [None] * len(commands)
+    lanes: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(commands):
+        lanes[str(c.client_id or c.command_id)].append(i)
+    slots = asyncio.Semaphore(concurrency)
+
+    async def lane(indexes: list[int]) -> None:
+        for i in indexes:
+            with structlog.contextvars.bound_contextvars(command_id=commands[i].command_id,
+                                                         action=commands[i].action):
+                async with slots:
+                    results[i] = await apply(pool, commands[i])
+
+    await asyncio.gather(*(lane(indexes) for indexes in lanes.values()))
+    return [r for r in results if r is not None]
 
 
 def _given_id(raw: bytes | None) -> str | None:
@@ -123,9 +147,6 @@ async def _apply_once(pool: Pool, c: ClientCommand) -> CommandResult:
             result = CommandResult(command_id=c.command_id, store_id=c.store_id,
                                    outcome=e.outcome, errors=[e.error], **e.extra)
         await conn.execute(sql.RECORD, c.store_id, c.command_id, result.model_dump(mode="json"))
-    if result.outcome not in ("applied", "unchanged"):
-        log.info("command not applied", outcome=result.outcome,
-                 errors=[e.model_dump() for e in result.errors])
     return result
 
 
@@ -137,7 +158,7 @@ async def _one(conn: Connection, c: ClientCommand) -> CommandResult:
         raise Refused("conflict", "expected_version",
                       f"the client is at version {row['version']}", version=row["version"])
     before = {**dict(row), "archived": row["deleted_at"] is not None}
-    after = _changed(c, before)
+    after = changed_row(c, before)
     diff = audit.changes(before, after)
     if not diff:
         return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="unchanged",
@@ -157,59 +178,10 @@ async def _one(conn: Connection, c: ClientCommand) -> CommandResult:
     except asyncpg.UniqueViolationError:
         await _refuse_held_email(conn, c, after)
         raise
-    await audit.record(conn, [_entry(c, after, diff, now)])
-    await add_events(conn, [_event(c, after, list(diff), now)])
+    await audit.record(conn, [entry_of(c, after, diff, now)])
+    await add_events(conn, [event_of(c, after, list(diff), now)])
     return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
                          client_ids=[after["id"]], version=after["version"])
-
-
-def _changed(c: ClientCommand, before: dict[str, Any]) -> dict[str, Any]:
-    """The row as the command leaves it (not yet written); Refused when it cannot be."""
-    after = {**before, "tags": list(before["tags"])}
-    if c.action == "archive":
-        after["archived"] = True
-        return after
-    if c.action == "restore":
-        after["archived"] = False
-        return after
-    if before["archived"]:
-        raise Refused("conflict", "client_id", "the client is archived: restore it first")
-    if c.action == "set_status":
-        after["status"] = c.status
-    elif c.action == "set_credit_limit":
-        after["credit_limit"] = c.credit_limit
-    elif c.action == "tag":
-        after["tags"] = _tagged(before["tags"], c)
-    elif c.changes is not None:
-        _update(after, c, before["region"])
-    return after
-
-
-def _update(after: dict[str, Any], c: ClientCommand, region: str) -> None:
-    assert c.changes is not None
-    for field in c.changes.model_fields_set:
-        value = getattr(c.changes, field)
-        if field in ("name", "type", "status") and value is None:
-            raise Refused("rejected", field, f"{field} cannot be cleared")
-        if field == "email" and value is not None and (why := check_email(value)):
-            raise Refused("rejected", "email", why)
-        if field == "phone" and value is not None:
-            value = to_e164(value, region)
-            if value is None:
-                raise Refused("rejected", "phone",
-                              f"not a possible phone number in region {region}")
-        after[field] = value
-    after["email_key"] = email_key(after["email"]) if after["email"] else None
-    if after["email"] is None and after["phone"] is None:
-        raise Refused("rejected", "email", "email or phone is required")
-
-
-def _tagged(tags: list[str], c: ClientCommand) -> list[str]:
-    kept = [t for t in tags if t not in c.remove]
-    out = kept + [t for t in c.add if t not in kept]
-    if len(out) > MAX_TAGS:
-        raise Refused("rejected", "add", f"a client has at most {MAX_TAGS} tags")
-    return out
 
 
 async def _refuse_held_email(conn: Connection, c: ClientCommand, after: dict[str, Any]) -> None:
@@ -226,12 +198,12 @@ async def _bulk_tag(conn: Connection, c: ClientCommand) -> CommandResult:
     changed, entries, events = [], [], []
     for row in rows:
         before = {**dict(row), "archived": False}
-        after = {**before, "tags": _tagged(list(row["tags"]), c)}
+        after = {**before, "tags": tagged(list(row["tags"]), c)}
         if diff := audit.changes(before, after):
             after.update(version=row["version"] + 1, updated_at=now)
             changed.append(after)
-            entries.append(_entry(c, after, diff, now))
-            events.append(_event(c, after, list(diff), now))
+            entries.append(entry_of(c, after, diff, now))
+            events.append(event_of(c, after, list(diff), now))
     if changed:
         await conn.execute(sql.SET_TAGS, [a["id"] for a in changed],
                            [json.dumps(a["tags"]) for a in changed],
@@ -244,17 +216,3 @@ async def _bulk_tag(conn: Connection, c: ClientCommand) -> CommandResult:
         outcome="applied" if changed else "unchanged", client_ids=[a["id"] for a in changed],
         errors=[FieldError(field="client_ids", message=f"{missing} not found in this store "
                            "(or archived)")] if missing else [])
-
-
-def _entry(c: ClientCommand, after: dict[str, Any], diff: dict[str, list[Any]],
-           now: datetime) -> AuditEntry:
-    return AuditEntry(store_id=after["store_id"], client_id=after["id"],
-                      client_version=after["version"], at=now,
-                      actor=Actor(c.actor.type, c.actor.id, c.actor.name), action=c.action,
-                      changes=diff, command_id=c.command_id)
-
-
-def _event(c: ClientCommand, after: dict[str, Any], changed: list[str],
-           now: datetime) -> ClientEvent:
-    kind = EVENT_OF.get(c.action, "client.updated")
-    return client_event(kind, after, now, changed if kind == "client.updated" else [])

@@ -32,3 +32,32 @@ UPDATE clients c SET tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb
        version = u.version, updated_at = $4
 FROM unnest($1::uuid[], $2::text[], $3::int[]) AS u(id, tags, version)
 WHERE c.id = u.id"""
+
+# The set-based path (batch.py): the batch's recorded results, its clients locked in id order,
+# then every change of the batch in one statement each.
+DONE_MANY = """
+SELECT store_id, command_id, result FROM client_commands
+WHERE (store_id, command_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))"""
+
+LOCK_CLIENTS = """
+SELECT c.*, s.region FROM clients c JOIN stores s ON s.id = c.store_id
+WHERE c.id = ANY ($1::uuid[])
+ORDER BY c.id FOR UPDATE OF c"""
+
+UPDATE_CLIENTS = """
+UPDATE clients c
+SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u.email,
+    email_key = u.email_key, phone = u.phone, company = u.company, notes = u.notes,
+    type = u.type, tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)),
+    status = u.status, credit_limit = u.credit_limit, deleted_at = u.deleted_at,
+    version = u.version, updated_at = u.updated_at
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[],
+            $14::timestamptz[], $15::int[], $16::timestamptz[])
+  AS u(id, name, first_name, last_name, email, email_key, phone, company, notes, type, tags,
+       status, credit_limit, deleted_at, version, updated_at)
+WHERE c.id = u.id"""
+
+RECORD_MANY = """
+INSERT INTO client_commands (store_id, command_id, result)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])"""

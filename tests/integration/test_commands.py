@@ -229,3 +229,41 @@ async def test_one_command_id_in_two_lanes_at_once_applies_once(
     tagged = await pool.fetchval("SELECT count(*) FROM clients WHERE id = ANY($1) AND "
                                  "tags = '{x}'", [first, second])
     assert tagged == 1
+
+
+async def test_the_set_based_batch_answers_and_writes_as_one_at_a_time_does(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    """The same mixed batch, through each path, on two alike sets of clients."""
+    async def run(path: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        tag = uuid.uuid4().hex[:6]
+        a = await a_client(pool, key, f"a{tag}@paths.example", tags=["old"])
+        b = await a_client(pool, key, f"b{tag}@paths.example")
+        batch_ = [cmd(key, "set_status", a, status="BLOCKED"),
+                  cmd(key, "set_credit_limit", a, credit_limit="12.50", expected_version=2),
+                  cmd(key, "update", a, changes={"company": "Acme", "phone": "4155552671"}),
+                  cmd(key, "update", a, changes={"name": None}),
+                  cmd(key, "tag", a, add=["vip"], remove=["old"]),
+                  cmd(key, "set_status", a, status="ACTIVE", expected_version=1),
+                  cmd(key, "bulk_tag", client_ids=[str(a), str(b), str(uuid.uuid4())],
+                      add=["spring"]),
+                  cmd(key, "archive", b), cmd(key, "tag", b, add=["late"]),
+                  cmd(key, "set_status", uuid.uuid4(), status="BLOCKED")]
+        sent = Sent()
+        if path == "set-based":
+            await commands_batch(pool, sent, records_of(batch_))
+        else:
+            for c in batch_:
+                sent.values.append((await apply(pool, c)).model_dump(mode="json"))
+        answers = [(v["outcome"], v["version"], [e["field"] for e in v["errors"]],
+                    len(v["client_ids"])) for v in sent.values]
+        rows = await pool.fetch("SELECT status, credit_limit, company, phone, tags, version, "
+                                "deleted_at IS NOT NULL FROM clients WHERE id = ANY($1) "
+                                "ORDER BY email", [a, b])
+        entries = await pool.fetch("SELECT action, client_version, changes FROM audit_log "
+                                   "WHERE client_id = ANY($1) ORDER BY seq", [a, b])
+        return answers, [tuple(r) for r in rows] + sorted(
+            (e["action"], e["client_version"],
+             str(sorted(e["changes"]) if e["action"] == "created" else e["changes"]))
+            for e in entries)
+
+    assert await run("set-based") == await run("one at a time")

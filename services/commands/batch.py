@@ -1,0 +1,133 @@
+"""A batch of commands in one transaction, set-based: the recorded results in one query, every
+client the batch names locked in one (id order), the commands applied in their order to those
+rows in memory, then one statement each for the rows, the audit entries, the events and the
+results. Each command is still whole (its row change, its audit entry and its event commit
+together) and answers as `apply` would: the same checks (logic.py) on the same rows.
+
+Commands one at a time cost eight round trips each: 625 commands/s on this machine
+(`python -m bench.reads --only commands`). A command that moves an email or restores a client
+needs the store's other clients checked, which this path does not do in memory: a batch with
+one takes the one-at-a-time path (logic.py), as does a batch that meets a concurrent writer on
+the email index.
+"""
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from schemas.commands import ClientCommand, CommandResult
+from schemas.common import FieldError
+from schemas.events import ClientEvent
+from services.commands import sql
+from services.commands.errors import Refused
+from services.commands.rules import changed_row, entry_of, event_of, tagged
+from shared import audit
+from shared.audit import AuditEntry
+from shared.db import Connection
+from shared.outbox import add_events
+
+COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
+           "notes", "type", "tags", "status", "credit_limit", "deleted_at", "version",
+           "updated_at")
+
+
+def needs_one_at_a_time(c: ClientCommand) -> bool:
+    """An email moved or a client restored: the store's other live clients must be asked."""
+    return c.action == "restore" or (c.action == "update" and c.changes is not None
+                                     and "email" in c.changes.model_fields_set)
+
+
+async def apply_batch(conn: Connection, commands: Sequence[ClientCommand]
+                      ) -> list[CommandResult]:
+    """Within the caller's transaction; results in the commands' order."""
+    done = {(r["store_id"], r["command_id"]): CommandResult.model_validate(r["result"])
+            for r in await conn.fetch(sql.DONE_MANY, [c.store_id for c in commands],
+                                      [c.command_id for c in commands])}
+    ids = sorted({i for c in commands for i in ([c.client_id] if c.client_id else c.client_ids)})
+    rows = {r["id"]: {**dict(r), "archived": r["deleted_at"] is not None}
+            for r in await conn.fetch(sql.LOCK_CLIENTS, ids)}
+    now = datetime.now(UTC)
+    results: list[CommandResult] = []
+    changed: dict[UUID, dict[str, Any]] = {}
+    entries: list[AuditEntry] = []
+    events: list[ClientEvent] = []
+    new: list[CommandResult] = []
+    for c in commands:
+        if (c.store_id, c.command_id) in done:
+            results.append(done[(c.store_id, c.command_id)])
+            continue
+        try:
+            result = (_bulk(c, rows, now, changed, entries, events) if c.action == "bulk_tag"
+                      else _one(c, rows, now, changed, entries, events))
+        except Refused as e:
+            result = CommandResult(command_id=c.command_id, store_id=c.store_id,
+                                   outcome=e.outcome, errors=[e.error], **e.extra)
+        done[(c.store_id, c.command_id)] = result
+        results.append(result)
+        new.append(result)
+    if changed:
+        await conn.execute(sql.UPDATE_CLIENTS, *(
+            [json.dumps(r[k]) if k == "tags" else r[k] for r in changed.values()]
+            for k in COLUMNS))
+    await audit.record(conn, entries)
+    if events:
+        await add_events(conn, events)
+    if new:
+        await conn.execute(sql.RECORD_MANY, [r.store_id for r in new],
+                           [r.command_id for r in new],
+                           [r.model_dump(mode="json") for r in new])
+    return results
+
+
+def _one(c: ClientCommand, rows: dict[UUID, dict[str, Any]], now: datetime,
+         changed: dict[UUID, dict[str, Any]], entries: list[AuditEntry],
+         events: list[ClientEvent]) -> CommandResult:
+    row = rows.get(c.client_id) if c.client_id else None
+    if row is None or row["store_id"] != c.store_id:
+        raise Refused("not_found", "client_id", "no such client in this store")
+    if c.expected_version is not None and row["version"] != c.expected_version:
+        raise Refused("conflict", "expected_version",
+                      f"the client is at version {row['version']}", version=row["version"])
+    after = changed_row(c, row)
+    diff = audit.changes(row, after)
+    if not diff:
+        return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="unchanged",
+                             version=row["version"])
+    _commit(c, row, after, diff, now, rows, changed, entries, events)
+    return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
+                         client_ids=[row["id"]], version=after["version"])
+
+
+def _bulk(c: ClientCommand, rows: dict[UUID, dict[str, Any]], now: datetime,
+          changed: dict[UUID, dict[str, Any]], entries: list[AuditEntry],
+          events: list[ClientEvent]) -> CommandResult:
+    ids = list(dict.fromkeys(c.client_ids))
+    live = [rows[i] for i in ids if i in rows and rows[i]["store_id"] == c.store_id
+            and not rows[i]["archived"]]
+    applied = []
+    for row in live:
+        after = {**row, "tags": tagged(list(row["tags"]), c)}
+        if diff := audit.changes(row, after):
+            _commit(c, row, after, diff, now, rows, changed, entries, events)
+            applied.append(row["id"])
+    missing = len(ids) - len(live)
+    return CommandResult(
+        command_id=c.command_id, store_id=c.store_id,
+        outcome="applied" if applied else "unchanged", client_ids=applied,
+        errors=[FieldError(field="client_ids", message=f"{missing} not found in this store "
+                           "(or archived)")] if missing else [])
+
+
+def _commit(c: ClientCommand, before: dict[str, Any], after: dict[str, Any],
+            diff: dict[str, list[Any]], now: datetime, rows: dict[UUID, dict[str, Any]],
+            changed: dict[UUID, dict[str, Any]], entries: list[AuditEntry],
+            events: list[ClientEvent]) -> None:
+    """The command's change, made in memory: the row the next command sees, the row to write,
+    its audit entry and its event."""
+    after.update(version=before["version"] + 1, updated_at=now,
+                 deleted_at=(before["deleted_at"] or now) if after["archived"] else None)
+    rows[after["id"]] = changed[after["id"]] = after
+    entries.append(entry_of(c, after, diff, now))
+    events.append(event_of(c, after, list(diff), now))

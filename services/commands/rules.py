@@ -1,0 +1,78 @@
+"""What a command does to a client row, as pure functions of the command and the row: shared by
+the one-at-a-time path (logic.py) and the set-based one (batch.py), so both check the same way."""
+
+from datetime import datetime
+from typing import Any
+
+from schemas.commands import ClientCommand
+from schemas.events import ClientEvent, EventType
+from schemas.ingest import MAX_TAGS
+from services.commands.errors import Refused
+from shared.audit import Actor, AuditEntry
+from shared.normalize import check_email, email_key, to_e164
+from shared.outbox import client_event
+
+EVENT_OF: dict[str, EventType] = {"archive": "client.archived", "restore": "client.restored"}
+
+
+def changed_row(c: ClientCommand, before: dict[str, Any]) -> dict[str, Any]:
+    """The row as the command leaves it (not yet written); Refused when it cannot be."""
+    after = {**before, "tags": list(before["tags"])}
+    if c.action == "archive":
+        after["archived"] = True
+        return after
+    if c.action == "restore":
+        after["archived"] = False
+        return after
+    if before["archived"]:
+        raise Refused("conflict", "client_id", "the client is archived: restore it first")
+    if c.action == "set_status":
+        after["status"] = c.status
+    elif c.action == "set_credit_limit":
+        after["credit_limit"] = c.credit_limit
+    elif c.action == "tag":
+        after["tags"] = tagged(before["tags"], c)
+    elif c.changes is not None:
+        _update(after, c, before["region"])
+    return after
+
+
+def _update(after: dict[str, Any], c: ClientCommand, region: str) -> None:
+    assert c.changes is not None
+    for field in c.changes.model_fields_set:
+        value = getattr(c.changes, field)
+        if field in ("name", "type", "status") and value is None:
+            raise Refused("rejected", field, f"{field} cannot be cleared")
+        if field == "email" and value is not None and (why := check_email(value)):
+            raise Refused("rejected", "email", why)
+        if field == "phone" and value is not None:
+            value = to_e164(value, region)
+            if value is None:
+                raise Refused("rejected", "phone",
+                              f"not a possible phone number in region {region}")
+        after[field] = value
+    after["email_key"] = email_key(after["email"]) if after["email"] else None
+    if after["email"] is None and after["phone"] is None:
+        raise Refused("rejected", "email", "email or phone is required")
+
+
+def tagged(tags: list[str], c: ClientCommand) -> list[str]:
+    kept = [t for t in tags if t not in c.remove]
+    out = kept + [t for t in c.add if t not in kept]
+    if len(out) > MAX_TAGS:
+        raise Refused("rejected", "add", f"a client has at most {MAX_TAGS} tags")
+    return out
+
+
+def entry_of(c: ClientCommand, after: dict[str, Any], diff: dict[str, list[Any]],
+           now: datetime) -> AuditEntry:
+    return AuditEntry(store_id=after["store_id"], client_id=after["id"],
+                      client_version=after["version"], at=now,
+                      actor=Actor(c.actor.type, c.actor.id, c.actor.name), action=c.action,
+                      changes=diff, command_id=c.command_id)
+
+
+def event_of(c: ClientCommand, after: dict[str, Any], changed: list[str],
+           now: datetime) -> ClientEvent:
+    kind = EVENT_OF.get(c.action, "client.updated")
+    return client_event(kind, after, now, changed if kind == "client.updated" else [])
