@@ -53,7 +53,7 @@ FILL = """
 INSERT INTO clients (id, store_id, name, first_name, last_name, email, email_key, phone,
                      company, type, tags, status, source_label, created_at, updated_at)
 SELECT gen_random_uuid(), $1, f || ' ' || l, f, l, e, e,
-       '+1415' || lpad(((i * 7919) % 10000000)::text, 7, '0'),
+       '+1415' || lpad(((i::bigint * 7919) % 10000000)::text, 7, '0'),
        nullif(($6::text[])[1 + i % array_length($6::text[], 1)], ''),
        CASE WHEN i % 10 = 0 THEN 'wholesale' ELSE 'retail' END,
        ARRAY(SELECT DISTINCT t FROM unnest(

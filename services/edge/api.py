@@ -100,11 +100,14 @@ Filters = Annotated[reads.ClientQuery, Depends(client_query)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-async def _read(call: Awaitable[T]) -> T:
+async def _read(call: Awaitable[T | None]) -> T:
+    """The read's answer: 422 for a parameter it cannot use, 404 for nothing found."""
     try:
         result = await call
     except reads.BadQueryError as e:
         raise ApiError(422, str(e), [FieldError(field=e.field, message=str(e))]) from e
+    if result is None:
+        raise NOT_FOUND
     return result
 
 
@@ -128,30 +131,22 @@ async def export_clients(request: Request, principal: Exporter,
 
 @router.get("/clients/{client_id}", response_model=ClientView)
 async def get_client(request: Request, principal: Reader, client_id: UUID) -> ClientView:
-    found = await reads.get_client(deps_of(request).read_pool, principal.store_id, client_id)
-    if found is None:
-        raise NOT_FOUND
-    return found
+    return await _read(reads.get_client(deps_of(request).read_pool, principal.store_id,
+                                        client_id))
 
 
 @router.get("/clients/{client_id}/timeline", response_model=Timeline)
 async def timeline(request: Request, principal: Reader, client_id: UUID, limit: Limit = 20,
                    cursor: str | None = None) -> Timeline:
-    found: Timeline | None = await _read(reads.timeline(
-        deps_of(request).read_pool, principal.store_id, client_id, limit, cursor))
-    if found is None:
-        raise NOT_FOUND
-    return found
+    return await _read(reads.timeline(deps_of(request).read_pool, principal.store_id, client_id,
+                                      limit, cursor))
 
 
 @router.get("/clients/{client_id}/audit", response_model=AuditPage)
 async def audit(request: Request, principal: Reader, client_id: UUID, limit: Limit = 20,
                 cursor: str | None = None) -> AuditPage:
-    found: AuditPage | None = await _read(reads.audit(
-        deps_of(request).read_pool, principal.store_id, client_id, limit, cursor))
-    if found is None:
-        raise NOT_FOUND
-    return found
+    return await _read(reads.audit(deps_of(request).read_pool, principal.store_id, client_id,
+                                   limit, cursor))
 
 
 @router.get("/tags", response_model=TagList)

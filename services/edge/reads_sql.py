@@ -61,9 +61,10 @@ CLIENT = f"SELECT {COLUMNS} FROM clients WHERE id = $1 AND store_id = $2"
 
 # Autocomplete: $2 a LIKE prefix pattern, $3 how many.
 TAGS = """
-SELECT tag, clients FROM store_tags
-WHERE store_id = $1 AND tag LIKE $2 AND clients > 0
-ORDER BY clients DESC, tag LIMIT $3"""
+SELECT tag, sum(clients)::int AS clients FROM store_tags
+WHERE store_id = $1 AND tag LIKE $2
+GROUP BY tag HAVING sum(clients) > 0
+ORDER BY 2 DESC, tag LIMIT $3"""
 
 # The timeline: touches, messages and audit entries, newest first, keyset on (at, kind, ref)
 # after $3 $4 $5; $6 the page size plus one. Only the client's store's ($2) rows.

@@ -17,45 +17,57 @@ CREATE INDEX clients_live_updated ON clients (store_id, updated_at DESC, id DESC
 CREATE INDEX clients_live_created ON clients (store_id, created_at, id) WHERE deleted_at IS NULL;
 CREATE INDEX clients_live_name ON clients (store_id, name, id) WHERE deleted_at IS NULL;
 CREATE INDEX clients_archived ON clients (store_id, deleted_at) WHERE deleted_at IS NOT NULL;
+-- status=BLOCKED (a few percent): its pages and its count without reading the others.
+CREATE INDEX clients_live_status ON clients (store_id, status, updated_at DESC, id DESC)
+    WHERE deleted_at IS NULL;
 CREATE INDEX clients_tags ON clients USING gin (tags);
 
 -- How many live clients carry each tag, per store: autocomplete ordered by use with exact
 -- counts. Kept by statement triggers on clients, so every writer (resolver, import, commands,
 -- erasure later) counts the same way: each statement adds its net change per (store, tag), in
--- (store, tag) order so that concurrent statements take the counter rows' locks in one order.
+-- (store, tag) order. A tag's count is the sum of up to 16 rows, one per shard: a connection
+-- always writes its own (its backend pid modulo 16), so two upsert workers adding "vip" at once
+-- do not queue on one counter row until the other commits. (One row per tag cost ingest 18%:
+-- 2,700 instead of 3,300 msgs/s in bench/ingest.py, every record tagged from 4 tags.) A shard
+-- may go negative (added by one connection, removed by another); the sum is exact.
 CREATE TABLE store_tags (
     store_id uuid NOT NULL,
     tag      text NOT NULL,
-    clients  integer NOT NULL,  -- no CHECK >= 0: an ON CONFLICT insert checks the proposed
-                                -- row (the negative delta) before it finds the conflict
-    PRIMARY KEY (store_id, tag)
+    shard    smallint NOT NULL,
+    clients  integer NOT NULL,
+    PRIMARY KEY (store_id, tag, shard)
 );
 CREATE INDEX store_tags_prefix ON store_tags (store_id, tag text_pattern_ops);
 
-INSERT INTO store_tags (store_id, tag, clients)
-SELECT store_id, t, count(*) FROM clients, unnest(tags) t
+INSERT INTO store_tags (store_id, tag, shard, clients)
+SELECT store_id, t, 0, count(*) FROM clients, unnest(tags) t
 WHERE deleted_at IS NULL GROUP BY store_id, t;
 
 CREATE FUNCTION store_tags_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO store_tags AS s (store_id, tag, clients)
-        SELECT store_id, t, count(*) FROM new_rows, unnest(tags) t
+        INSERT INTO store_tags AS s (store_id, tag, shard, clients)
+        SELECT store_id, t, pg_backend_pid() % 16, count(*) FROM new_rows, unnest(tags) t
         WHERE deleted_at IS NULL GROUP BY store_id, t ORDER BY store_id, t
-        ON CONFLICT (store_id, tag) DO UPDATE SET clients = s.clients + excluded.clients;
+        ON CONFLICT (store_id, tag, shard) DO UPDATE SET clients = s.clients + excluded.clients;
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO store_tags AS s (store_id, tag, clients)
-        SELECT store_id, t, sum(n) FROM (
-            SELECT store_id, t, 1 AS n FROM new_rows, unnest(tags) t WHERE deleted_at IS NULL
-            UNION ALL
-            SELECT store_id, t, -1 FROM old_rows, unnest(tags) t WHERE deleted_at IS NULL) d
+        -- only the rows whose tags or archive changed (most updates touch neither)
+        INSERT INTO store_tags AS s (store_id, tag, shard, clients)
+        SELECT store_id, t, pg_backend_pid() % 16, sum(n) FROM (
+            SELECT c.store_id, c.tags, c.live, c.n FROM new_rows nr JOIN old_rows o USING (id),
+                LATERAL (VALUES (nr.store_id, nr.tags, nr.deleted_at IS NULL, 1),
+                                (o.store_id, o.tags, o.deleted_at IS NULL, -1))
+                    AS c(store_id, tags, live, n)
+            WHERE nr.tags IS DISTINCT FROM o.tags
+               OR (nr.deleted_at IS NULL) <> (o.deleted_at IS NULL)) d, unnest(d.tags) t
+        WHERE d.live
         GROUP BY store_id, t HAVING sum(n) <> 0 ORDER BY store_id, t
-        ON CONFLICT (store_id, tag) DO UPDATE SET clients = s.clients + excluded.clients;
+        ON CONFLICT (store_id, tag, shard) DO UPDATE SET clients = s.clients + excluded.clients;
     ELSE
-        UPDATE store_tags s SET clients = s.clients - d.n
-        FROM (SELECT store_id, t, count(*) AS n FROM old_rows, unnest(tags) t
-              WHERE deleted_at IS NULL GROUP BY store_id, t) d
-        WHERE s.store_id = d.store_id AND s.tag = d.t;
+        INSERT INTO store_tags AS s (store_id, tag, shard, clients)
+        SELECT store_id, t, pg_backend_pid() % 16, -count(*) FROM old_rows, unnest(tags) t
+        WHERE deleted_at IS NULL GROUP BY store_id, t ORDER BY store_id, t
+        ON CONFLICT (store_id, tag, shard) DO UPDATE SET clients = s.clients + excluded.clients;
     END IF;
     RETURN NULL;
 END $$;
