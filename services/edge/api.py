@@ -27,7 +27,7 @@ from schemas.api import (
     TagList,
     Timeline,
 )
-from schemas.common import FieldError
+from schemas.common import CleanStr, FieldError
 from schemas.ingest import ClientType
 from services.edge import client_commands, reads
 from services.edge.export import export_csv
@@ -76,13 +76,13 @@ router = APIRouter(prefix="/v1", responses=ERRORS,
 
 
 def client_query(
-        q: Annotated[str | None, Query(max_length=200, description="substring of name, "
+        q: Annotated[CleanStr | None, Query(max_length=200, description="substring of name, "
                                        "email, phone digits or company")] = None,
-        tags: Annotated[str | None, Query(max_length=2000, description="comma-separated: "
+        tags: Annotated[CleanStr | None, Query(max_length=2000, description="comma-separated: "
                                           "clients with all of them")] = None,
         type: ClientType | None = None,
         status: Literal["ACTIVE", "BLOCKED"] | None = None,
-        source: Annotated[str | None, Query(max_length=200,
+        source: Annotated[CleanStr | None, Query(max_length=200,
                                             description="source label")] = None,
         archived: Annotated[bool, Query(description="true: the archived clients")] = False,
         created_after: datetime | None = None,
@@ -96,6 +96,10 @@ def client_query(
 
 
 T = TypeVar("T")
+# Query text reaches PostgreSQL as parameters: NUL (which it refuses) and lone surrogates (which
+# UTF-8 cannot encode) are 422 here, not 500 there.
+Cursor = Annotated[CleanStr | None, Query(max_length=2000,
+                                          description="the `next` of the page before")]
 Filters = Annotated[reads.ClientQuery, Depends(client_query)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
@@ -113,7 +117,7 @@ async def _read(call: Awaitable[T | None]) -> T:
 
 @router.get("/clients", response_model=ClientPage)
 async def list_clients(request: Request, principal: Reader, query: Filters,
-                       limit: Limit = 20, cursor: str | None = None) -> ClientPage:
+                       limit: Limit = 20, cursor: Cursor = None) -> ClientPage:
     return await _read(reads.list_clients(deps_of(request).read_pool, principal.store_id, query,
                                           limit, cursor))
 
@@ -137,21 +141,21 @@ async def get_client(request: Request, principal: Reader, client_id: UUID) -> Cl
 
 @router.get("/clients/{client_id}/timeline", response_model=Timeline)
 async def timeline(request: Request, principal: Reader, client_id: UUID, limit: Limit = 20,
-                   cursor: str | None = None) -> Timeline:
+                   cursor: Cursor = None) -> Timeline:
     return await _read(reads.timeline(deps_of(request).read_pool, principal.store_id, client_id,
                                       limit, cursor))
 
 
 @router.get("/clients/{client_id}/audit", response_model=AuditPage)
 async def audit(request: Request, principal: Reader, client_id: UUID, limit: Limit = 20,
-                cursor: str | None = None) -> AuditPage:
+                cursor: Cursor = None) -> AuditPage:
     return await _read(reads.audit(deps_of(request).read_pool, principal.store_id, client_id,
                                    limit, cursor))
 
 
 @router.get("/tags", response_model=TagList)
 async def tags(request: Request, principal: Reader,
-               prefix: Annotated[str, Query(max_length=255)] = "",
+               prefix: Annotated[CleanStr, Query(max_length=255)] = "",
                limit: Limit = 20) -> TagList:
     return await reads.tags(deps_of(request).read_pool, principal.store_id, prefix, limit)
 
@@ -202,7 +206,7 @@ async def tag_client(request: Request, principal: Writer, client_id: UUID,
 
 Version = Annotated[int | None, Query(ge=1, description="refused as 409 when the client is "
                                       "at another version")]
-CommandId = Annotated[str | None, Query(min_length=1, max_length=128,
+CommandId = Annotated[CleanStr | None, Query(min_length=1, max_length=128,
                                         description="idempotency key")]
 
 

@@ -220,3 +220,29 @@ async def test_the_edge_serves_the_checked_in_openapi_document(http: httpx.Async
     assert served.status_code == 200
     assert served.json() == json.loads((generate.OUT / "openapi.json").read_text())
     assert "/v1/clients/{client_id}/timeline" in served.json()["paths"]
+
+
+async def test_hostile_input_is_a_clear_4xx_and_writes_nothing(
+        pool: Pool, http: httpx.AsyncClient, shop: Shop) -> None:
+    client_id = await a_client(pool, shop, "hostile@api.example")
+    member = {**shop.auth("member"), "content-type": "application/json"}
+    for params in ({"q": "a\x00b"}, {"tags": "\x00"}, {"source": "x\x00"},
+                   {"cursor": "\x00"}, {"q": "x" * 201}):
+        answer = await http.get("/v1/clients", params=params, headers=shop.auth("viewer"))
+        assert answer.status_code == 422, (params, answer.text)
+    assert (await http.get("/v1/tags", params={"prefix": "\x00"},
+                           headers=shop.auth("viewer"))).status_code == 422
+    for body in (b"[" * 10000 + b"]" * 10000, b'{"company": "\xff\xfe"}', b'{"company": "x"',
+                 b'{"company": "\\ud800"}', b'{"company": 5}', b'{"name": ["a"]}',
+                 b'{"company": "x", "company": "y", "extra": {"deep": [[[[]]]]}}',
+                 b'{"credit_limit": 1e400}', b'{"credit_limit": "-1"}',
+                 b"1" * 5000):
+        answer = await http.patch(f"/v1/clients/{client_id}", content=body, headers=member)
+        assert answer.status_code in (400, 422), (body[:40], answer.status_code, answer.text)
+        assert answer.json()["error"], answer.text
+    too_many = await http.post("/v1/clients/bulk/tags", headers=member, json={
+        "client_ids": [str(uuid.uuid4()) for _ in range(1001)], "add": ["x"]})
+    assert too_many.status_code == 422
+    not_a_uuid = await http.get("/v1/clients/not-a-uuid", headers=shop.auth("viewer"))
+    assert not_a_uuid.status_code == 422
+    assert await pool.fetchval("SELECT version FROM clients WHERE id = $1", client_id) == 1
