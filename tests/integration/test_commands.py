@@ -17,6 +17,7 @@ from services.commands.logic import apply, commands_batch
 from shared import stores
 from shared.db import Pool
 from shared.resolver import resolve_batch
+from tests.conftest import eventually
 from tests.support.factories import command as upsert
 
 ANA = {"type": "member", "id": str(uuid.uuid4()), "name": "Ana"}
@@ -216,7 +217,7 @@ async def test_a_batch_keeps_each_clients_commands_in_order_while_clients_go_sid
     assert [v["version"] for v in sent.values] == [2, 3, 4] * len(ids)
 
 
-async def test_one_command_id_in_two_lanes_at_once_applies_once(
+async def test_one_command_id_twice_in_one_batch_applies_once(
         pool: Pool, key: stores.IssuedKey) -> None:
     first = await a_client(pool, key, "race1@shop.com")
     second = await a_client(pool, key, "race2@shop.com")
@@ -267,3 +268,33 @@ async def test_the_set_based_batch_answers_and_writes_as_one_at_a_time_does(
             for e in entries)
 
     assert await run("set-based") == await run("one at a time")
+
+
+async def test_the_same_command_id_applied_at_the_same_moment_elsewhere_answers_its_result(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    """Forced interleaving: another process records the command id after this one looked it up
+    and before it records its own; this one's changes roll back and it answers that result."""
+    client_id = await a_client(pool, key, "elsewhere@shop.com")
+    c = cmd(key, "tag", client_id, add=["mine"])
+    theirs = {"command_id": c.command_id, "store_id": str(key.store_id), "outcome": "applied",
+              "client_ids": [str(client_id)], "version": 9, "errors": [],
+              "conflict_client_id": None}
+    async with pool.acquire() as other:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("INSERT INTO client_commands (store_id, command_id, result) "
+                            "VALUES ($1, $2, $3)", key.store_id, c.command_id, theirs)
+        mine = asyncio.create_task(apply(pool, c))
+
+        async def waiting_on_the_record() -> bool:  # this one is blocked on the other's row
+            return bool(await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() "
+                "AND query LIKE '%INSERT INTO client_commands%'"))
+        await eventually(waiting_on_the_record)
+        await tx.commit()
+        result = await mine
+    assert result.model_dump(mode="json") == theirs
+    assert await pool.fetchval("SELECT tags FROM clients WHERE id = $1", client_id) == []
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE client_id = $1",
+                               client_id) == 1   # created only
