@@ -106,12 +106,25 @@ ORDER BY seq DESC LIMIT $4"""
 
 
 
+# A cell a spreadsheet would run as a formula (=, +, -, @, tab or CR first) gets a leading '
+# (OWASP's guard against CSV injection); the importer takes it off again, so the round trip
+# holds. E.164 phones start with +: they carry it too, which also keeps Excel from making them
+# numbers.
+EXPORTED = (("name", "Name"), ("first_name", "First Name"), ("last_name", "Last Name"),
+            ("email", "Email"), ("phone", "Phone"), ("company", "Company"), ("type", "Type"),
+            ("array_to_string(tags, ', ')", "Tags"), ("notes", "Notes"))
+
+
+def _guarded(expr: str, header: str) -> str:
+    return (f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+            f"THEN '''' || {expr} ELSE {expr} END AS \"{header}\"")
+
+
 def export_clients(archived: bool) -> str:
     """The current filter (the list's $1-$8) as CSV, under headers the importer maps back to
     the same fields (services/imports/files.py), oldest first."""
+    columns = ",\n       ".join(_guarded(expr, header) for expr, header in EXPORTED)
     return f"""
-SELECT name AS "Name", first_name AS "First Name", last_name AS "Last Name", email AS "Email",
-       phone AS "Phone", company AS "Company", type AS "Type",
-       array_to_string(tags, ', ') AS "Tags", notes AS "Notes"
+SELECT {columns}
 FROM clients WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}
 ORDER BY created_at, id"""

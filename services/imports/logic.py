@@ -92,8 +92,15 @@ async def _resolve_rows(pool: Pool, chunk: ImportChunk) -> dict[int, Outcome]:
     return dict(sorted(outcomes.items()))
 
 
+def unguard(cell: str) -> str:
+    """A cell guarded against spreadsheet formulas ('=…, '+…: our export writes them so) is
+    read without its guard."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@", "\t", "\r") \
+        and len(cell) > 1 else cell
+
+
 def _command(chunk: ImportChunk, r: ImportRow, now: datetime) -> UpsertCommand:
-    values: dict[str, Any] = {k: v for k, v in r.fields.items() if v.strip()}
+    values: dict[str, Any] = {k: unguard(v) for k, v in r.fields.items() if v.strip()}
     if "tags" in values:
         values["tags"] = [t for t in values["tags"].replace(";", ",").split(",") if t.strip()]
     fields = ClientFields.model_validate(values)

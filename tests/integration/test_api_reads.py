@@ -188,6 +188,8 @@ async def test_export_then_import_into_an_empty_store_recreates_the_same_clients
          "notes": 'said "hi"\non two lines', "type": "wholesale"},
         {"email": "zoe@export.example", "name": "Zoë Ñúñez", "phone": "(415) 555-2671"},
         {"phone": "+1 415 555 0199", "name": "Phone Only"},
+        {"email": "formula@export.example", "name": '=HYPERLINK("http://evil.example")',
+         "company": "@SUM(A1)", "notes": "-2+3"},
     ]
     for person in people:
         await resolve_batch(pool, [upsert(shop.key, **person)])
@@ -201,14 +203,18 @@ async def test_export_then_import_into_an_empty_store_recreates_the_same_clients
     assert answer.headers["content-disposition"] == \
         f'attachment; filename="clients-{today}.csv"'
     rows = list(csv.DictReader(io.StringIO(answer.text)))
-    assert len(rows) == 3    # the archived client is not exported
+    assert len(rows) == 4    # the archived client is not exported
+    guarded = next(r for r in rows if r["Email"] == "formula@export.example")
+    assert (guarded["Name"], guarded["Company"], guarded["Notes"]) == (
+        '\'=HYPERLINK("http://evil.example")', "'@SUM(A1)", "'-2+3")   # no cell runs
+    assert {r["Phone"] for r in rows} >= {"'+14155552671", "'+14155550199"}
 
     path = tmp_path / f"clients-{today}.csv"
     path.write_bytes(answer.content)
     empty = await stores.create_store(pool, f"copy {uuid.uuid4().hex[:8]}")
     final = await imports.submit(pipeline.settings, pool,
                                  ImportRequest(path=path, store_id=empty.id), lambda _: None)
-    assert final.created == 3, final
+    assert final.created == 4, final
     assert await clients_of(pool, empty.id) == await clients_of(pool, shop.store.id)
 
 
