@@ -37,7 +37,7 @@ from aiokafka import AIOKafkaProducer
 
 from bench.ingest import FIRST, LAST, peak_rss_mb
 from schemas.commands import ClientCommand
-from services.edge.reads_sql import FILTERS, LIVE
+from services.edge.reads_sql import export_clients
 from shared import access
 from shared.migrate import migrate
 from shared.runner import prepare
@@ -71,11 +71,7 @@ FROM generate_series($2::int, $3::int) i,
      LATERAL (SELECT lower(replace(f || '.' || l, ' ', '')) || '.' || i || '@bench.example'
               AS e) m"""
 
-EXPORT_SELECT = f"""
-SELECT name AS "Name", first_name AS "First Name", last_name AS "Last Name", email AS "Email",
-       phone AS "Phone", company AS "Company", type AS "Type",
-       array_to_string(tags, ', ') AS "Tags", notes AS "Notes"
-FROM clients WHERE {LIVE} AND {FILTERS} ORDER BY created_at, id"""  # noqa: S608 (constants)
+EXPORT_SELECT = export_clients(archived=False)  # the very SELECT the edge streams
 
 
 def tag_words(n: int, seed: int = 11) -> list[str]:
