@@ -1,14 +1,14 @@
-"""A batch of commands in one transaction, set-based: the recorded results in one query, every
-client the batch names locked in one (id order), the commands applied in their order to those
-rows in memory, then one statement each for the rows, the audit entries, the events and the
-results. Each command is still whole (its row change, its audit entry and its event commit
-together) and answers as `apply` would: the same checks (logic.py) on the same rows.
+"""Commands applied in one transaction, set-based: the recorded results in one query, every
+client the commands name locked in one (id order), the commands applied in their order to those
+rows in memory (rules.py), then one statement each for the rows, the audit entries, the events
+and the results. Each command is whole: its row change, its audit entry and its event commit
+together. One command alone is a batch of one (logic.py's one-at-a-time path).
 
 Commands one at a time cost eight round trips each: 625 commands/s on this machine
 (`python -m bench.reads --only commands`). A command that moves an email or restores a client
-needs the store's other clients checked, which this path does not do in memory: a batch with
-one takes the one-at-a-time path (logic.py), as does a batch that meets a concurrent writer on
-the email index.
+asks the database who else holds the address, which sees the store as it was before the batch:
+so logic.py gives such a command a batch of its own, and so does a batch that meets a concurrent
+writer on the email index.
 """
 
 import json
@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
+
+import asyncpg
 
 from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
@@ -60,17 +62,29 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand]
             continue
         try:
             result = (_bulk(c, rows, now, changed, entries, events) if c.action == "bulk_tag"
-                      else _one(c, rows, now, changed, entries, events))
+                      else await _one(conn, c, rows, now, changed, entries, events))
         except Refused as e:
-            result = CommandResult(command_id=c.command_id, store_id=c.store_id,
-                                   outcome=e.outcome, errors=[e.error], **e.extra)
+            result = _refused(c, e)
         done[(c.store_id, c.command_id)] = result
         results.append(result)
         new.append(result)
     if changed:
-        await conn.execute(sql.UPDATE_CLIENTS, *(
-            [json.dumps(r[k]) if k == "tags" else r[k] for r in changed.values()]
-            for k in COLUMNS))
+        try:
+            async with conn.transaction():  # a savepoint: a lost race on the email index
+                await conn.execute(sql.UPDATE_CLIENTS, *(
+                    [json.dumps(r[k]) if k == "tags" else r[k] for r in changed.values()]
+                    for k in COLUMNS))
+        except asyncpg.UniqueViolationError:
+            if len(commands) != 1:
+                raise  # the caller takes these commands one at a time
+            (c,), (after,) = commands, changed.values()
+            try:
+                await _refuse_held_email(conn, c, after)
+            except Refused as e:  # another transaction took the address meanwhile
+                results = new = [_refused(c, e)]
+                entries, events = [], []
+            else:
+                raise
     await audit.record(conn, entries)
     if events:
         await add_events(conn, events)
@@ -81,9 +95,14 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand]
     return results
 
 
-def _one(c: ClientCommand, rows: dict[UUID, dict[str, Any]], now: datetime,
-         changed: dict[UUID, dict[str, Any]], entries: list[AuditEntry],
-         events: list[ClientEvent]) -> CommandResult:
+def _refused(c: ClientCommand, e: Refused) -> CommandResult:
+    return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome=e.outcome,
+                         errors=[e.error], **e.extra)
+
+
+async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, Any]],
+               now: datetime, changed: dict[UUID, dict[str, Any]], entries: list[AuditEntry],
+               events: list[ClientEvent]) -> CommandResult:
     row = rows.get(c.client_id) if c.client_id else None
     if row is None or row["store_id"] != c.store_id:
         raise Refused("not_found", "client_id", "no such client in this store")
@@ -95,9 +114,20 @@ def _one(c: ClientCommand, rows: dict[UUID, dict[str, Any]], now: datetime,
     if not diff:
         return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="unchanged",
                              version=row["version"])
+    if after["email_key"] and (after["email_key"] != row["email_key"] or c.action == "restore"):
+        await _refuse_held_email(conn, c, after)
     _commit(c, row, after, diff, now, rows, changed, entries, events)
     return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
                          client_ids=[row["id"]], version=after["version"])
+
+
+async def _refuse_held_email(conn: Connection, c: ClientCommand, after: dict[str, Any]) -> None:
+    """Refused (a conflict naming the holder) when another live client of the store holds the
+    email `after` gives the client: never a merge."""
+    holder = await conn.fetchval(sql.EMAIL_HOLDER, c.store_id, after["email_key"], after["id"])
+    if holder is not None:
+        raise Refused("conflict", "email", f"the email belongs to client {holder}",
+                      conflict_client_id=holder)
 
 
 def _bulk(c: ClientCommand, rows: dict[UUID, dict[str, Any]], now: datetime,

@@ -1,9 +1,10 @@
 """One batch of `clients.commands.v1` -> the commands applied -> results.
 
-A batch goes set-based in one transaction when it can (batch.py); else, and in what follows,
-each command is applied in its own transaction: its result is recorded first thing looked up (the
-same command id again answers it and changes nothing), then the client row is locked within the
-command's store (another store's id is `not_found`), `expected_version` checked (`conflict`),
+A batch is applied set-based in one transaction (batch.py) when it can be; else each command
+alone, as a batch of one, in its own transaction. Either way a command's recorded result is
+the first thing looked up (the same command id again answers it and changes nothing), then its
+client row is locked and looked at within the command's store (another store's id is
+`not_found`), `expected_version` checked (`conflict`),
 the change validated like ingest (`rejected`, naming the field) and written with one audit entry
 and its event (`client.updated` naming the changed fields, `client.archived`,
 `client.restored`); nothing changed: `unchanged`, no event, no entry. An email another live
@@ -15,8 +16,6 @@ import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 import asyncpg
 import structlog
@@ -25,14 +24,9 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from schemas.commands import ClientCommand, CommandResult
-from schemas.common import FieldError
 from services.commands import batch, sql
-from services.commands.errors import Refused
-from services.commands.rules import changed_row, entry_of, event_of, tagged
-from shared import audit
-from shared.db import Connection, Pool
+from shared.db import Pool
 from shared.normalize import bounded_errors, field_errors
-from shared.outbox import add_events
 from shared.publish import publish_keyed
 from shared.topics import COMMAND_RESULTS
 
@@ -138,81 +132,5 @@ async def apply(pool: Pool, c: ClientCommand) -> CommandResult:
 
 async def _apply_once(pool: Pool, c: ClientCommand) -> CommandResult:
     async with pool.acquire() as conn, conn.transaction():
-        done = await conn.fetchval(sql.DONE, c.store_id, c.command_id)
-        if done is not None:
-            return CommandResult.model_validate(done)
-        try:
-            result = await (_bulk_tag(conn, c) if c.action == "bulk_tag" else _one(conn, c))
-        except Refused as e:
-            result = CommandResult(command_id=c.command_id, store_id=c.store_id,
-                                   outcome=e.outcome, errors=[e.error], **e.extra)
-        await conn.execute(sql.RECORD, c.store_id, c.command_id, result.model_dump(mode="json"))
+        (result,) = await batch.apply_batch(conn, [c])
     return result
-
-
-async def _one(conn: Connection, c: ClientCommand) -> CommandResult:
-    row = await conn.fetchrow(sql.LOCK_CLIENT, c.client_id, c.store_id)
-    if row is None:
-        raise Refused("not_found", "client_id", "no such client in this store")
-    if c.expected_version is not None and row["version"] != c.expected_version:
-        raise Refused("conflict", "expected_version",
-                      f"the client is at version {row['version']}", version=row["version"])
-    before = {**dict(row), "archived": row["deleted_at"] is not None}
-    after = changed_row(c, before)
-    diff = audit.changes(before, after)
-    if not diff:
-        return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="unchanged",
-                             version=row["version"])
-    now = datetime.now(UTC)
-    if (after["email_key"] and after["email_key"] != before["email_key"]) or \
-            (c.action == "restore" and after["email_key"]):
-        await _refuse_held_email(conn, c, after)
-    after.update(version=before["version"] + 1, updated_at=now,
-                 deleted_at=(before["deleted_at"] or now) if after["archived"] else None)
-    try:
-        async with conn.transaction():  # a savepoint: a lost race on the email is a conflict
-            await conn.execute(sql.UPDATE_CLIENT, *(after[k] for k in (
-                "id", "name", "first_name", "last_name", "email", "email_key", "phone",
-                "company", "notes", "type", "tags", "status", "credit_limit", "deleted_at",
-                "version", "updated_at")))
-    except asyncpg.UniqueViolationError:
-        await _refuse_held_email(conn, c, after)
-        raise
-    await audit.record(conn, [entry_of(c, after, diff, now)])
-    await add_events(conn, [event_of(c, after, list(diff), now)])
-    return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
-                         client_ids=[after["id"]], version=after["version"])
-
-
-async def _refuse_held_email(conn: Connection, c: ClientCommand, after: dict[str, Any]) -> None:
-    holder = await conn.fetchval(sql.EMAIL_HOLDER, c.store_id, after["email_key"], after["id"])
-    if holder is not None:
-        raise Refused("conflict", "email", f"the email belongs to client {holder}",
-                      conflict_client_id=holder)
-
-
-async def _bulk_tag(conn: Connection, c: ClientCommand) -> CommandResult:
-    ids = list(dict.fromkeys(c.client_ids))
-    rows = await conn.fetch(sql.LOCK_LIVE_CLIENTS, ids, c.store_id)
-    now = datetime.now(UTC)
-    changed, entries, events = [], [], []
-    for row in rows:
-        before = {**dict(row), "archived": False}
-        after = {**before, "tags": tagged(list(row["tags"]), c)}
-        if diff := audit.changes(before, after):
-            after.update(version=row["version"] + 1, updated_at=now)
-            changed.append(after)
-            entries.append(entry_of(c, after, diff, now))
-            events.append(event_of(c, after, list(diff), now))
-    if changed:
-        await conn.execute(sql.SET_TAGS, [a["id"] for a in changed],
-                           [json.dumps(a["tags"]) for a in changed],
-                           [a["version"] for a in changed], now)
-        await audit.record(conn, entries)
-        await add_events(conn, events)
-    missing = len(ids) - len(rows)
-    return CommandResult(
-        command_id=c.command_id, store_id=c.store_id,
-        outcome="applied" if changed else "unchanged", client_ids=[a["id"] for a in changed],
-        errors=[FieldError(field="client_ids", message=f"{missing} not found in this store "
-                           "(or archived)")] if missing else [])

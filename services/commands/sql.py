@@ -1,40 +1,14 @@
 """The commands service's SQL."""
 
+# A command's recorded result (after another transaction recorded it first).
 DONE = "SELECT result FROM client_commands WHERE store_id = $1 AND command_id = $2"
-
-RECORD = """
-INSERT INTO client_commands (store_id, command_id, result) VALUES ($1, $2, $3)"""
-
-# The client, archived or not, only within the command's store (another store's id: not found).
-LOCK_CLIENT = """
-SELECT c.*, s.region FROM clients c JOIN stores s ON s.id = c.store_id
-WHERE c.id = $1 AND c.store_id = $2
-FOR UPDATE OF c"""
-
-LOCK_LIVE_CLIENTS = """
-SELECT c.* FROM clients c
-WHERE c.id = ANY ($1::uuid[]) AND c.store_id = $2 AND c.deleted_at IS NULL
-ORDER BY c.id FOR UPDATE"""
 
 EMAIL_HOLDER = """
 SELECT id FROM clients
 WHERE store_id = $1 AND email_key = $2 AND deleted_at IS NULL AND id <> $3"""
 
-UPDATE_CLIENT = """
-UPDATE clients
-SET name = $2, first_name = $3, last_name = $4, email = $5, email_key = $6, phone = $7,
-    company = $8, notes = $9, type = $10, tags = $11, status = $12, credit_limit = $13,
-    deleted_at = $14, version = $15, updated_at = $16
-WHERE id = $1"""
-
-SET_TAGS = """
-UPDATE clients c SET tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)),
-       version = u.version, updated_at = $4
-FROM unnest($1::uuid[], $2::text[], $3::int[]) AS u(id, tags, version)
-WHERE c.id = u.id"""
-
-# The set-based path (batch.py): the batch's recorded results, its clients locked in id order,
-# then every change of the batch in one statement each.
+# batch.py: the recorded results, the clients locked in id order, then every change of the
+# batch in one statement each.
 DONE_MANY = """
 SELECT store_id, command_id, result FROM client_commands
 WHERE (store_id, command_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))"""

@@ -298,3 +298,33 @@ async def test_the_same_command_id_applied_at_the_same_moment_elsewhere_answers_
     assert await pool.fetchval("SELECT tags FROM clients WHERE id = $1", client_id) == []
     assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE client_id = $1",
                                client_id) == 1   # created only
+
+
+async def test_an_email_taken_by_another_transaction_mid_command_is_a_conflict_naming_it(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    """Forced interleaving: the address is free when the command asks, and taken (not yet
+    committed) when it writes; the write waits, then fails on the index: a conflict naming the
+    new holder, the change rolled back, the result recorded."""
+    mover = await a_client(pool, key, "mover.race@shop.com")
+    c = cmd(key, "update", mover, changes={"email": "wanted@shop.com"})
+    taker = uuid.uuid4()
+    async with pool.acquire() as other:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute(
+            "INSERT INTO clients (id, store_id, name, email, email_key, created_at, "
+            "updated_at) VALUES ($1, $2, 'Taker', 'wanted@shop.com', 'wanted@shop.com', "
+            "now(), now())", taker, key.store_id)
+        mine = asyncio.create_task(apply(pool, c))
+
+        async def waiting_on_the_index() -> bool:
+            return bool(await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND query LIKE '%UPDATE clients c%'"))
+        await eventually(waiting_on_the_index)
+        await tx.commit()
+        result = await mine
+    assert (result.outcome, result.conflict_client_id) == ("conflict", taker)
+    assert await pool.fetchval("SELECT email FROM clients WHERE id = $1", mover) == \
+        "mover.race@shop.com"
+    assert (await apply(pool, c)) == result   # recorded: the same answer again
