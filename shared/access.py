@@ -15,7 +15,14 @@ import asyncpg
 
 from shared.db import Pool
 from shared.keys import DISPLAY_CHARS, MEMBER_PREFIX, PUBLIC_PREFIX, generate_token, hash_token
-from shared.stores import IssuedKey, KeyNotFoundError, StoreNotFoundError, authenticate
+from shared.stores import (
+    IssuedKey,
+    KeyNotFoundError,
+    StoreNotFoundError,
+    authenticate,
+    issue_key,
+    revoke,
+)
 
 Role = Literal["owner", "admin", "member", "viewer"]
 ROLES: tuple[Role, ...] = ("owner", "admin", "member", "viewer")
@@ -131,27 +138,12 @@ async def list_members(pool: Pool, store_id: UUID) -> list[dict[str, object]]:
 
 
 async def revoke_member(pool: Pool, member_id: UUID) -> datetime:
-    row = await pool.fetchrow(REVOKE_MEMBER, member_id)
-    if row is None:
-        raise MemberNotFoundError(member_id)
-    revoked_at: datetime = row["revoked_at"]
-    return revoked_at
+    return await revoke(pool, REVOKE_MEMBER, member_id, MemberNotFoundError(member_id))
 
 
 async def create_public_key(pool: Pool, store_id: UUID, label: str) -> IssuedKey:
-    token = generate_token(PUBLIC_PREFIX)
-    row = await pool.fetchrow(INSERT_PUBLIC_KEY, store_id, label.strip(), hash_token(token),
-                              token[:DISPLAY_CHARS])
-    if row is None:
-        raise StoreNotFoundError(store_id)
-    return IssuedKey(id=row["id"], store_id=row["store_id"], label=row["label"], token=token,
-                     created_at=row["created_at"])
-
+    return await issue_key(pool, INSERT_PUBLIC_KEY, PUBLIC_PREFIX, store_id, label)
 
 
 async def revoke_public_key(pool: Pool, key_id: UUID) -> datetime:
-    row = await pool.fetchrow(REVOKE_PUBLIC_KEY, key_id)
-    if row is None:
-        raise KeyNotFoundError(key_id)
-    revoked_at: datetime = row["revoked_at"]
-    return revoked_at
+    return await revoke(pool, REVOKE_PUBLIC_KEY, key_id, KeyNotFoundError(key_id))

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from shared.db import Pool
-from shared.keys import DISPLAY_CHARS, generate_token, hash_token
+from shared.keys import DISPLAY_CHARS, TOKEN_PREFIX, generate_token, hash_token
 
 INSERT_STORE = """
 INSERT INTO stores (name, region) VALUES ($1, $2)
@@ -74,8 +74,15 @@ async def create_store(pool: Pool, name: str, region: str = "US") -> Store:
 
 
 async def create_key(pool: Pool, store_id: UUID, label: str) -> IssuedKey:
-    token = generate_token()
-    row = await pool.fetchrow(INSERT_KEY, store_id, label.strip(), hash_token(token),
+    return await issue_key(pool, INSERT_KEY, TOKEN_PREFIX, store_id, label)
+
+
+async def issue_key(pool: Pool, insert: str, prefix: str, store_id: UUID, label: str
+                    ) -> IssuedKey:
+    """A new token of `prefix`, inserted by `insert` ($1 store, $2 label, $3 hash, $4 display
+    prefix): the token is returned once, the database keeps its hash."""
+    token = generate_token(prefix)
+    row = await pool.fetchrow(insert, store_id, label.strip(), hash_token(token),
                               token[:DISPLAY_CHARS])
     if row is None:
         raise StoreNotFoundError(store_id)
@@ -84,9 +91,14 @@ async def create_key(pool: Pool, store_id: UUID, label: str) -> IssuedKey:
 
 
 async def revoke_key(pool: Pool, key_id: UUID) -> datetime:
-    row = await pool.fetchrow(REVOKE_KEY, key_id)
+    return await revoke(pool, REVOKE_KEY, key_id, KeyNotFoundError(key_id))
+
+
+async def revoke(pool: Pool, statement: str, row_id: UUID, missing: LookupError) -> datetime:
+    """When the row was revoked (now, or earlier if it already was); `missing` if none."""
+    row = await pool.fetchrow(statement, row_id)
     if row is None:
-        raise KeyNotFoundError(key_id)
+        raise missing
     revoked_at: datetime = row["revoked_at"]
     return revoked_at
 
