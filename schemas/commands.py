@@ -15,12 +15,24 @@ from pydantic import (
 )
 
 from schemas.common import Contract, FieldError
-from schemas.ingest import MAX_TAGS, ClientType, Text
+from schemas.ingest import (
+    MAX_TAGS,
+    ClientType,
+    Company,
+    Email,
+    Notes,
+    PersonName,
+    Phone,
+    TagText,
+    Text,
+    blank_to_none,
+    normalized_tags,
+)
 
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
                  "restore"]
 Status = Literal["ACTIVE", "BLOCKED"]
-Tag = Annotated[Text, StringConstraints(min_length=1, max_length=255)]
+Tag = Annotated[TagText, StringConstraints(min_length=1)]
 MAX_BULK = 1000
 
 
@@ -37,13 +49,13 @@ class ClientChanges(Contract):
     is kept. Same limits and checks as ingest; name, email and phone cannot all go; name, type
     and status cannot be cleared."""
 
-    name: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = None
-    first_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
-    last_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
-    email: Annotated[Text, StringConstraints(max_length=254)] | None = None
-    phone: Annotated[Text, StringConstraints(max_length=64)] | None = None
-    company: Annotated[Text, StringConstraints(max_length=200)] | None = None
-    notes: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+    name: Annotated[PersonName, StringConstraints(min_length=1)] | None = None
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    company: Company | None = None
+    notes: Notes | None = None
     type: ClientType | None = None
     status: Status | None = None
     credit_limit: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2,
@@ -60,7 +72,7 @@ class ClientChanges(Contract):
                      mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_to_none(value)
 
 
 class ClientCommand(Contract):
@@ -84,7 +96,7 @@ class ClientCommand(Contract):
     @field_validator("add", "remove", mode="after")
     @classmethod
     def _tags(cls, tags: list[str]) -> list[str]:
-        return list(dict.fromkeys(t.lower() for t in tags))
+        return normalized_tags(tags)
 
     @model_validator(mode="after")
     def _fits_action(self) -> "ClientCommand":

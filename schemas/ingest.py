@@ -12,16 +12,30 @@ ClientType = Literal["retail", "wholesale"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(clean_text)]
 
 MAX_TAGS = 250
+# The limits of a client's fields, the same wherever a client is written (ingest, import,
+# commands on clients).
+Email = Annotated[Text, StringConstraints(max_length=254)]
+Phone = Annotated[Text, StringConstraints(max_length=64)]
+PersonName = Annotated[Text, StringConstraints(max_length=100)]   # name, first and last name
+Company = Annotated[Text, StringConstraints(max_length=200)]
+Notes = Annotated[Text, StringConstraints(max_length=2000)]
+TagText = Annotated[Text, StringConstraints(max_length=255)]
 NEED_CONTACT = "email or phone is required"
 NEED_NAME = "a name is required: name, or first_name/last_name"
 # The field a whole-record rule is reported on.
 RULE_FIELDS = {NEED_CONTACT: "email", NEED_NAME: "name"}
 
 
-def _blank_to_none(value: object) -> object:
+def blank_to_none(value: object) -> object:
+    """A blank string counts as absent (ingest) or as cleared (commands)."""
     if isinstance(value, str) and not value.strip():
         return None
     return value
+
+
+def normalized_tags(tags: list[str]) -> list[str]:
+    """Trimmed (by Text), lower-cased, de-duplicated in first-seen order, blanks dropped."""
+    return list(dict.fromkeys(t.lower() for t in tags if t))
 
 
 class ClientFields(Contract):
@@ -29,22 +43,21 @@ class ClientFields(Contract):
 
     store_id: UUID | None = Field(default=None, description="must be the key's store if given")
     external_id: Annotated[Text, StringConstraints(max_length=255)] | None = None
-    email: Annotated[Text, StringConstraints(max_length=254)] | None = None
-    phone: Annotated[Text, StringConstraints(max_length=64)] | None = None
-    name: Annotated[Text, StringConstraints(max_length=100)] | None = None
-    first_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
-    last_name: Annotated[Text, StringConstraints(max_length=100)] | None = None
-    company: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    name: PersonName | None = None
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    company: Company | None = None
     type: ClientType = "retail"
-    tags: list[Annotated[Text, StringConstraints(max_length=255)]] = Field(
-        default_factory=list, max_length=MAX_TAGS)
-    notes: Annotated[Text, StringConstraints(max_length=2000)] | None = None
+    tags: list[TagText] = Field(default_factory=list, max_length=MAX_TAGS)
+    notes: Notes | None = None
 
     @field_validator("external_id", "email", "phone", "name", "first_name", "last_name",
                      "company", "notes", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
-        return _blank_to_none(value)
+        return blank_to_none(value)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -54,8 +67,7 @@ class ClientFields(Contract):
     @field_validator("tags", mode="after")
     @classmethod
     def _tags(cls, tags: list[str]) -> list[str]:
-        # trimmed (by Text), lower-cased, de-duplicated in first-seen order, blanks dropped
-        return list(dict.fromkeys(t.lower() for t in tags if t))
+        return normalized_tags(tags)
 
     @model_validator(mode="after")
     def _required(self) -> "ClientFields":
@@ -72,7 +84,7 @@ class ClientRequest(ClientFields):
     @field_validator("request_id", mode="before")
     @classmethod
     def _blank_request(cls, value: object) -> object:
-        return _blank_to_none(value)
+        return blank_to_none(value)
 
 
 class IngestRecord(ClientRequest):
