@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from schemas.api import (
     MAX_LIMIT,
@@ -88,10 +88,8 @@ def client_query(
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         sort: Sort = "-updated_at") -> reads.ClientQuery:
-    wanted = tuple(dict.fromkeys(t.strip().lower() for t in (tags or "").split(",")
-                                 if t.strip()))
-    return reads.ClientQuery(q=q, tags=wanted, type=type, status=status, source=source,
-                             archived=archived, created_after=created_after,
+    return reads.ClientQuery(q=q, tags=reads.tag_list(tags), type=type, status=status,
+                             source=source, archived=archived, created_after=created_after,
                              created_before=created_before, sort=sort)
 
 
@@ -175,14 +173,10 @@ async def _command(request: Request, principal: Principal, action: str,
     return JSONResponse(answer.model_dump(mode="json"), status_code=status)
 
 
-def _body(model: BaseModel, *guards: str) -> dict[str, Any]:
-    return {k: v for k, v in model.model_dump(exclude_unset=True).items() if k not in guards}
-
-
 @router.patch("/clients/{client_id}", responses=WRITE_ANSWERS)
 async def update_client(request: Request, principal: Writer, client_id: UUID,
                         body: ClientPatch) -> JSONResponse:
-    changes = _body(body, "expected_version", "command_id")
+    changes = body.model_dump(exclude_unset=True, exclude={"expected_version", "command_id"})
     if not changes:
         raise ApiError(422, "nothing to change", [FieldError(field="body",
                                                              message="no field to change")])

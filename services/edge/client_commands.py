@@ -4,9 +4,8 @@ recorded result (as the Integration API waits for its upsert), and answers with 
 or unchanged, 404 not found, 409 conflict, 422 rejected; 202 with the command id when the result
 has not come within HTTP_RESULT_TIMEOUT_S (the command still applies: ask again with the id)."""
 
-import asyncio
-import time
 import uuid
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +16,7 @@ from shared.access import Principal
 from shared.publish import publish_keyed
 from shared.resources import Deps
 from shared.topics import COMMANDS
+from shared.waiting import poll
 
 STATUS_OF = {"applied": 200, "unchanged": 200, "not_found": 404, "conflict": 409,
              "rejected": 422}
@@ -49,14 +49,6 @@ async def send(deps: Deps, c: ClientCommand) -> tuple[int, CommandAnswer | Accep
 
 async def _wait_for_result(deps: Deps, store_id: UUID, command_id: str
                            ) -> CommandResult | None:
-    deadline = time.monotonic() + deps.settings.http_result_timeout_s
-    pause = 0.005
-    while True:
-        found = await deps.pool.fetchval(sql.COMMAND_RESULT, store_id, command_id)
-        if found is not None:
-            return CommandResult.model_validate(found)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        await asyncio.sleep(min(pause, left))
-        pause = min(pause * 2, 0.1)
+    found = await poll(partial(deps.pool.fetchval, sql.COMMAND_RESULT, store_id, command_id),
+                       deps.settings.http_result_timeout_s)
+    return None if found is None else CommandResult.model_validate(found)

@@ -109,10 +109,8 @@ async def cmd_client(settings: Settings, args: argparse.Namespace) -> Any:
 
 
 def _query(args: argparse.Namespace) -> reads.ClientQuery:
-    tags = tuple(dict.fromkeys(t.strip().lower() for t in (args.tags or "").split(",")
-                               if t.strip()))
-    return reads.ClientQuery(q=args.q, tags=tags, type=args.type, status=args.status,
-                             source=args.source, archived=args.archived,
+    return reads.ClientQuery(q=args.q, tags=reads.tag_list(args.tags), type=args.type,
+                             status=args.status, source=args.source, archived=args.archived,
                              sort=getattr(args, "sort", "-updated_at"))
 
 

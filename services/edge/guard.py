@@ -15,12 +15,10 @@ from shared.resources import Deps
 PREFIX = "/v1/"
 
 
-def bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
-    for name, value in headers:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return None
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer …` header; None for any other."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 async def _answer(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -41,7 +39,8 @@ class ApiGuard:
             await self.app(scope, receive, send)
             return
         deps: Deps = scope["app"].state.deps
-        token = bearer(scope["headers"])
+        authorization = next((v for n, v in scope["headers"] if n == b"authorization"), b"")
+        token = bearer(authorization.decode("latin-1"))
         principal = await authenticate_token(deps.pool, token) if token else None
         if principal is None:
             await _answer(send, 401, {"error": "missing, unknown or revoked token"})

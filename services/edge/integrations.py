@@ -2,12 +2,11 @@
 resolver as every other source. The edge checks the key and the fields (so a caller gets 401 or
 422 at once), publishes to `clients.ingest.v1`, and waits for the recorded result."""
 
-import asyncio
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,12 +15,14 @@ from schemas.common import FieldError
 from schemas.events import ClientSnapshot
 from schemas.ingest import ClientRequest
 from services.edge import sql
+from services.edge.guard import bearer
 from shared.db import Pool
 from shared.normalize import InvalidRecordError, bounded_errors, field_errors, to_command
 from shared.publish import JSON_HEADERS
 from shared.resources import Deps
 from shared.stores import KeyIdentity, authenticate
 from shared.topics import INGEST
+from shared.waiting import poll
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,10 @@ class Answer:
     body: dict[str, Any]
 
 
-def _bearer(authorization: str | None) -> str | None:
-    scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 async def authenticate_request(deps: Deps, authorization: str | None
                                ) -> tuple[KeyIdentity, str] | Answer:
     """The key behind the bearer token (and the token), or 401: before the body is read."""
-    token = _bearer(authorization)
+    token = bearer(authorization)
     identity = await authenticate(deps.pool, token) if token else None
     if identity is None or token is None:
         return Answer(401, {"error": "missing, unknown or revoked integration key"})
@@ -82,16 +78,10 @@ def _unprocessable(errors: list[FieldError]) -> Answer:
 
 async def _wait_for_result(pool: Pool, key: KeyIdentity, request_id: str, within_s: float
                            ) -> tuple[str, bool, ClientSnapshot] | None:
-    deadline = time.monotonic() + within_s
-    pause = 0.005
-    while True:
-        row = await pool.fetchrow(sql.RESULT_FOR_REQUEST, key.store_id, key.key_id, request_id)
-        if row is not None:
-            snapshot = ClientSnapshot.model_validate(
-                {k: v for k, v in dict(row).items() if k not in ("outcome", "duplicate")})
-            return row["outcome"], row["duplicate"], snapshot
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        await asyncio.sleep(min(pause, left))
-        pause = min(pause * 2, 0.1)
+    row = await poll(partial(pool.fetchrow, sql.RESULT_FOR_REQUEST, key.store_id, key.key_id,
+                             request_id), within_s)
+    if row is None:
+        return None
+    snapshot = ClientSnapshot.model_validate(
+        {k: v for k, v in dict(row).items() if k not in ("outcome", "duplicate")})
+    return row["outcome"], row["duplicate"], snapshot

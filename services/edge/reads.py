@@ -63,6 +63,11 @@ class ClientQuery:
         return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
 
 
+def tag_list(text: str | None) -> tuple[str, ...]:
+    """`tags=vip, Net-30`: trimmed, lower-cased, each once."""
+    return tuple(dict.fromkeys(t.strip().lower() for t in (text or "").split(",") if t.strip()))
+
+
 def like_escape(text: str) -> str:
     return re.sub(r"([\\%_])", r"\\\1", text)
 
