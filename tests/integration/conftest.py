@@ -1,13 +1,22 @@
-"""Fixtures of the clients API tests (test_api*.py)."""
+"""Fixtures the integration tests share: an integration key, and for the clients API tests
+(test_api*.py, test_client_cli.py) a store with a token of every kind and an HTTP client."""
 
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from shared import stores
 from shared.db import Pool
 from tests.conftest import Pipeline
 from tests.support.api_helpers import Shop, a_shop
+
+
+@pytest.fixture
+async def key(pool: Pool, store: stores.Store) -> stores.IssuedKey:
+    """An integration key of a new store (in the module's `pool`), labelled as
+    tests/support/factories.py labels its commands' source."""
+    return await stores.create_key(pool, store.id, "WooCommerce")
 
 
 @pytest.fixture

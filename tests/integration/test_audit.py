@@ -20,11 +20,6 @@ def pool(private_pool: Pool) -> Pool:
     return private_pool
 
 
-@pytest.fixture
-async def key(pool: Pool) -> stores.IssuedKey:
-    store = await stores.create_store(pool, f"audit {uuid.uuid4().hex[:8]}")
-    return await stores.create_key(pool, store.id, "WooCommerce")  # the factory's label
-
 
 async def events_of(pool: Pool, client_id: UUID) -> list[dict[str, Any]]:
     rows = await pool.fetch("SELECT payload FROM outbox WHERE key = $1 ORDER BY seq",

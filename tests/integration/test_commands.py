@@ -28,11 +28,6 @@ def pool(private_pool: Pool) -> Pool:
     return private_pool
 
 
-@pytest.fixture
-async def key(pool: Pool) -> stores.IssuedKey:
-    store = await stores.create_store(pool, f"commands {uuid.uuid4().hex[:8]}")
-    return await stores.create_key(pool, store.id, "WooCommerce")
-
 
 async def a_client(pool: Pool, key: stores.IssuedKey, email: str, **fields: Any) -> UUID:
     (r,) = await resolve_batch(pool, [upsert(key, email=email, **fields)])

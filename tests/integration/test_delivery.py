@@ -129,12 +129,19 @@ async def test_messages_to_one_client_share_one_thread_and_a_foreign_thread_is_r
     assert sorted(m["text"] for m in detail["messages"]) == [f"note {i}" for i in range(5)]
 
     wrong = outbound(store.id, other, "in_app", text="not yours", thread_id=thread["id"])
-    async with Watcher(messaging.settings.kafka_bootstrap_servers, MESSAGES_EVENTS) as events:
-        await send(messaging.settings, wrong)
-        (event,) = await events.take(lambda v: v["message_id"] == str(wrong["message_id"]))
-    assert event["state"] == "failed"
+    event = await refused(messaging, wrong)
     assert "no thread" in event["error"]
     assert await message_row(pool, wrong["message_id"]) is None
+
+
+async def refused(messaging: Messaging, message: dict[str, Any]) -> dict[str, Any]:
+    """Send `message`; the `failed` event it gets (nothing is sent for it)."""
+    async with Watcher(messaging.settings.kafka_bootstrap_servers, MESSAGES_EVENTS) as events:
+        await send(messaging.settings, message)
+        (event,) = await events.take(lambda v: v["message_id"] == str(message["message_id"]))
+    assert event["state"] == "failed"
+    found: dict[str, Any] = event
+    return found
 
 
 async def test_an_unreadable_outbound_message_does_not_stop_its_partition(
@@ -155,10 +162,7 @@ async def test_another_stores_client_is_refused_and_nothing_is_sent(
     theirs, _, _ = await store_with_channels(pool)
     their_client = await a_client(pool, theirs.id)
     wrong = outbound(mine.id, their_client, "sms", text="hello")
-    async with Watcher(messaging.settings.kafka_bootstrap_servers, MESSAGES_EVENTS) as events:
-        await send(messaging.settings, wrong)
-        (event,) = await events.take(lambda v: v["message_id"] == str(wrong["message_id"]))
-    assert event["state"] == "failed"
+    event = await refused(messaging, wrong)
     assert "not found in store" in event["error"]
     assert await message_row(pool, wrong["message_id"]) is None
     assert fake.sendblue.requests == []

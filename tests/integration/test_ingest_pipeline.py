@@ -18,11 +18,6 @@ from tests.conftest import Pipeline
 from tests.support.kafka_helpers import Watcher, produce
 
 
-@pytest.fixture
-async def key(pool: Pool, store: stores.Store) -> stores.IssuedKey:
-    return await stores.create_key(pool, store.id, "WooCommerce")
-
-
 def record(key: stores.IssuedKey | str, **fields: Any) -> dict[str, Any]:
     token = key if isinstance(key, str) else key.token
     fields.setdefault("request_id", uuid.uuid4().hex)

@@ -22,11 +22,6 @@ def pool(private_pool: Pool) -> Pool:
     return private_pool
 
 
-@pytest.fixture
-async def key(pool: Pool) -> stores.IssuedKey:
-    store = await stores.create_store(pool, f"resolver {uuid.uuid4().hex[:8]}")
-    return await stores.create_key(pool, store.id, "WooCommerce")
-
 
 async def clients_in(pool: Pool, store_id: UUID) -> list[dict[str, Any]]:
     rows = await pool.fetch("SELECT * FROM clients WHERE store_id = $1 ORDER BY created_at",
