@@ -106,9 +106,10 @@ async def list_clients(pool: Pool, store_id: UUID, query: ClientQuery, limit: in
                        cursor: str | None) -> ClientPage:
     after: list[Any] = [None, None]
     total: Total | None = None
+    digest = query.digest()
     if cursor:
         body = decode_cursor(cursor)
-        if body.get("q") != query.digest():
+        if body.get("q") != digest:
             raise BadQueryError("cursor", "the cursor belongs to another query: start over")
         try:
             after = [str(body["v"]), UUID(body["id"])]
@@ -121,7 +122,7 @@ async def list_clients(pool: Pool, store_id: UUID, query: ClientQuery, limit: in
     if total is None:
         total = await count(pool, filters, query.archived)
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor({"q": query.digest(), "v": _sort_value(page[-1], query.sort),
+    next_cursor = encode_cursor({"q": digest, "v": _sort_value(page[-1], query.sort),
                                  "id": str(page[-1]["id"]), "t": total.model_dump()}
                                 ) if more else None
     return ClientPage(clients=[ClientView.model_validate(r) for r in page], next=next_cursor,
@@ -150,7 +151,7 @@ async def tags(pool: Pool, store_id: UUID, prefix: str, limit: int) -> TagList:
 
 async def timeline(pool: Pool, store_id: UUID, client_id: UUID, limit: int,
                    cursor: str | None) -> Timeline | None:
-    if await get_client(pool, store_id, client_id) is None:
+    if not await pool.fetchval(sql.CLIENT_EXISTS, client_id, store_id):
         return None
     after: list[Any] = [None, None, None]
     if cursor:
@@ -170,7 +171,7 @@ async def timeline(pool: Pool, store_id: UUID, client_id: UUID, limit: int,
 
 async def audit(pool: Pool, store_id: UUID, client_id: UUID, limit: int,
                 cursor: str | None) -> AuditPage | None:
-    if await get_client(pool, store_id, client_id) is None:
+    if not await pool.fetchval(sql.CLIENT_EXISTS, client_id, store_id):
         return None
     below = None
     if cursor:

@@ -58,6 +58,8 @@ WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}"""
 
 
 CLIENT = f"SELECT {COLUMNS} FROM clients WHERE id = $1 AND store_id = $2"
+# The timeline and the audit of a client of another store (or of none) are 404, not empty.
+CLIENT_EXISTS = "SELECT true FROM clients WHERE id = $1 AND store_id = $2"
 
 # Autocomplete: $2 a LIKE prefix pattern, $3 how many.
 TAGS = """
