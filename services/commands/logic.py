@@ -68,15 +68,21 @@ async def commands_batch(pool: Pool, producer: AIOKafkaProducer,
 async def _set_based(pool: Pool, commands: list[ClientCommand]) -> list[CommandResult] | None:
     """The batch in one transaction; None when it met a concurrent writer on a unique index
     (an email taken meanwhile, the same command id elsewhere): then one at a time."""
-    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE), reraise=True,
-                             stop=stop_after_attempt(5), wait=wait_random(0.005, 0.05))
     try:
-        async for attempt in retrying:
-            with attempt:
-                async with pool.acquire() as conn, conn.transaction():
-                    return await batch.apply_batch(conn, commands)
+        return await _in_one_transaction(pool, commands)
     except asyncpg.UniqueViolationError:
         return None
+
+
+async def _in_one_transaction(pool: Pool, commands: list[ClientCommand]
+                              ) -> list[CommandResult]:
+    """A deadlock or serialization failure rolls back and tries again."""
+    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE), reraise=True,
+                             stop=stop_after_attempt(5), wait=wait_random(0.005, 0.05))
+    async for attempt in retrying:
+        with attempt:
+            async with pool.acquire() as conn, conn.transaction():
+                return await batch.apply_batch(conn, commands)
     raise AssertionError("unreachable")  # AsyncRetrying(reraise=True) raises on the last try
 
 
@@ -114,23 +120,13 @@ def _given_id(raw: bytes | None) -> str | None:
 
 
 async def apply(pool: Pool, c: ClientCommand) -> CommandResult:
-    """Apply once. A deadlock or serialization failure is tried again; the same command id
-    applied at the same moment elsewhere (its record's key) answers that one's result."""
-    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE), reraise=True,
-                             stop=stop_after_attempt(5), wait=wait_random(0.005, 0.05))
-    async for attempt in retrying:
-        with attempt:
-            try:
-                return await _apply_once(pool, c)
-            except asyncpg.UniqueViolationError as e:
-                if e.constraint_name != "client_commands_pkey":
-                    raise
-                done = await pool.fetchval(sql.DONE, c.store_id, c.command_id)
-                return CommandResult.model_validate(done)
-    raise AssertionError("unreachable")  # AsyncRetrying(reraise=True) raises on the last try
-
-
-async def _apply_once(pool: Pool, c: ClientCommand) -> CommandResult:
-    async with pool.acquire() as conn, conn.transaction():
-        (result,) = await batch.apply_batch(conn, [c])
+    """One command in its own transaction. The same command id recorded at the same moment by
+    another transaction (its record's key) answers that one's result."""
+    try:
+        (result,) = await _in_one_transaction(pool, [c])
+    except asyncpg.UniqueViolationError as e:
+        if e.constraint_name != "client_commands_pkey":
+            raise
+        return CommandResult.model_validate(
+            await pool.fetchval(sql.DONE, c.store_id, c.command_id))
     return result
