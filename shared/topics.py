@@ -7,7 +7,12 @@ alone, so it is safe to run on every start and from several processes at once.
 
 Replication follows the cluster: factor min(3, brokers), and with 3 replicas min.insync.replicas
 2, so that an acks=all write survives the loss of any one broker. (The factor of an existing topic
-is not changed here: that is a reassignment, an operator's decision.)
+is not changed here: that is a reassignment, an operator's decision.) The number of brokers is the
+larger of what one broker's metadata shows and how many KAFKA_BOOTSTRAP_SERVERS names: a node of a
+cluster still starting may not have seen the others register yet, and topics created on its word
+were created with 2 replicas instead of 3 (seen in the three-node test). While fewer brokers are
+registered than the factor, the controller refuses the creation; it is asked again for a minute,
+then the error says so: never silently fewer replicas.
 """
 
 import asyncio
@@ -47,6 +52,7 @@ LOW_VOLUME = (INGEST_DLQ, IMPORT_PROGRESS, INBOX_COMMANDS, WEBHOOK_EVENTS)
 CONFIGS: dict[str, dict[str, str]] = {INGEST: {"message.timestamp.type": "LogAppendTime"}}
 
 _TOPIC_ALREADY_EXISTS = 36
+_INVALID_REPLICATION_FACTOR = 38
 _DYNAMIC_TOPIC_CONFIG = 1
 
 
@@ -69,24 +75,23 @@ def replication_for(brokers: int) -> tuple[int, dict[str, str]]:
     return factor, ({"min.insync.replicas": "2"} if factor >= 3 else {})
 
 
-async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> dict[str, int]:
+async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec],
+                        registration_wait_s: float = 60.0) -> dict[str, int]:
     """Create or grow the topics; return each one's partition count afterwards."""
     specs = list(specs)
     wanted = {s.name: s.partitions for s in specs}
     admin = AIOKafkaAdminClient(bootstrap_servers=servers(bootstrap_servers))
     await admin.start()
     try:
-        factor, replica_configs = replication_for(len((await admin.describe_cluster())["brokers"]))
+        seen = len((await admin.describe_cluster())["brokers"])
+        factor, replica_configs = replication_for(max(seen, len(set(servers(bootstrap_servers)))))
         configs = {s.name: {**replica_configs, **s.configs} for s in specs}
         existing = await _partition_counts(admin, list(wanted))
         missing = [NewTopic(name, n, factor, topic_configs=configs[name])
                    for name, n in wanted.items() if name not in existing]
         if missing:
-            response = await admin.create_topics(missing)
-            for name, code, *_ in response.topic_errors:
-                if code not in (0, _TOPIC_ALREADY_EXISTS):
-                    raise for_code(code)(f"could not create topic {name}")
-            log.info("topics created", topics=[t.name for t in missing])
+            await _create(admin, missing, factor, registration_wait_s)
+            log.info("topics created", topics=[t.name for t in missing], replication=factor)
         grow = {name: NewPartitions(n) for name, n in wanted.items()
                 if name in existing and existing[name] < n}
         if grow:
@@ -96,6 +101,29 @@ async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec]) -> d
         return await _settled_counts(admin, wanted)
     finally:
         await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, missing: list[NewTopic], factor: int,
+                  within_s: float) -> None:
+    """Create the topics, asking again while the controller has fewer than `factor` brokers
+    registered (INVALID_REPLICATION_FACTOR)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        response = await admin.create_topics(missing)
+        waiting = set()
+        for name, code, *_ in response.topic_errors:
+            if code == _INVALID_REPLICATION_FACTOR:
+                waiting.add(name)
+            elif code not in (0, _TOPIC_ALREADY_EXISTS):
+                raise for_code(code)(f"could not create topic {name}")
+        if not waiting:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise for_code(_INVALID_REPLICATION_FACTOR)(
+                f"could not create {sorted(waiting)} with {factor} replicas: fewer brokers "
+                f"registered after {within_s:.0f} s")
+        missing = [t for t in missing if t.name in waiting]
+        await asyncio.sleep(0.5)
 
 
 async def _set_configs(admin: AIOKafkaAdminClient, wanted: dict[str, dict[str, str]]) -> None:

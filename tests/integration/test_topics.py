@@ -1,7 +1,10 @@
+import pytest
+from aiokafka.errors import KafkaError
+
 from shared.settings import Settings
 from shared.topics import HIGH_VOLUME, TopicSpec, ensure_topics, project_topics
 from tests.conftest import unique
-from tests.support.kafka_helpers import partitions_of
+from tests.support.kafka_helpers import admin_client, partitions_of
 
 
 def test_high_volume_topics_get_at_least_six_partitions(settings: Settings) -> None:
@@ -25,3 +28,15 @@ async def test_provisioning_creates_then_is_idempotent_then_grows(settings: Sett
 async def test_project_topics_exist_with_their_partitions(settings: Settings) -> None:
     counts = await ensure_topics(settings.kafka_bootstrap_servers, project_topics(settings))
     assert counts == {s.name: s.partitions for s in project_topics(settings)}
+
+
+async def test_a_topic_is_never_created_with_fewer_replicas_than_the_named_brokers(
+        settings: Settings) -> None:
+    """Two brokers named, one there (as while a cluster starts): the controller refuses a
+    factor of 2, creation is asked again, then fails saying so; no under-replicated topic."""
+    name = unique("test.topics")
+    two = f"{settings.kafka_bootstrap_servers},127.0.0.1:1"
+    with pytest.raises(KafkaError, match="with 2 replicas"):
+        await ensure_topics(two, [TopicSpec(name, 1)], registration_wait_s=1.0)
+    async with admin_client(settings.kafka_bootstrap_servers) as admin:
+        assert name not in await admin.list_topics()
