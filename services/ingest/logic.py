@@ -14,8 +14,6 @@ it stands, and nothing logs one.
 """
 
 import asyncio
-import base64
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,23 +24,21 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 
 from schemas.common import FieldError, clean_text
-from schemas.dlq import DeadLetter, Source
+from schemas.dlq import DeadLetter
 from schemas.ingest import IngestRecord
 from schemas.upsert import UpsertCommand, UpsertResult
 from services.ingest.errors import RejectedError
 from shared.db import Pool
-from shared.normalize import InvalidRecordError, bounded_errors, field_errors, to_command
+from shared.dead_letters import Unreadable, carried, dead_letter, decode_json
+from shared.normalize import InvalidRecordError, field_errors, to_command
 from shared.publish import publish_keyed
-from shared.redact import redact_bytes, redact_json, redact_text
+from shared.redact import redact_text
 from shared.stores import KeyIdentity, authenticate_many
 from shared.topics import INGEST_DLQ, UPSERT, UPSERT_RESULTS
 
 log = structlog.get_logger(__name__)
 
 MAX_REQUEST_ID = 128
-# A dead letter carries at most this much of the original: a record near Kafka's message size
-# limit would otherwise make a letter over it, which could never be published.
-MAX_LETTER_PAYLOAD = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,16 +47,9 @@ class BatchSummary:
     rejected: int
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    """A record that is not JSON we can read, and why."""
-
-    why: str
-
-
 async def ingest_batch(pool: Pool, producer: AIOKafkaProducer,
                        records: Sequence["ConsumerRecord[bytes, bytes]"]) -> BatchSummary:
-    bodies = [_decode(r.value) for r in records]
+    bodies = [decode_json(r.value) for r in records]
     tokens = {b["integration_key"] for b in bodies
               if isinstance(b, dict) and isinstance(b.get("integration_key"), str)}
     identities = await authenticate_many(pool, tokens)
@@ -80,7 +69,7 @@ async def ingest_batch(pool: Pool, producer: AIOKafkaProducer,
         except Exception as e:  # input we did not foresee is still only input
             error = RejectedError("malformed", [FieldError(
                 field="payload", message=f"could not be processed ({type(e).__name__})")])
-        letter = _dead_letter(record, body, request_id, error, at)
+        letter = dead_letter(record, body, request_id, error.reason, error.errors, at)
         dead.append((letter, identity))
         log.info("record rejected", request_id=request_id, reason=letter.reason,
                  errors=[x.model_dump() for x in letter.errors[:5]], topic=record.topic,
@@ -88,7 +77,7 @@ async def ingest_batch(pool: Pool, producer: AIOKafkaProducer,
 
     await asyncio.gather(
         publish_keyed(producer, UPSERT, [(_partition_key(c), c) for c in commands]),
-        publish_keyed(producer, INGEST_DLQ, [(d.request_id, _carried(d)) for d, _ in dead]),
+        publish_keyed(producer, INGEST_DLQ, [(d.request_id, carried(d)) for d, _ in dead]),
         publish_keyed(producer, UPSERT_RESULTS, [(d.request_id, _rejected(d, i)) for d, i in dead]),
     )
     return BatchSummary(accepted=len(commands), rejected=len(dead))
@@ -97,22 +86,6 @@ async def ingest_batch(pool: Pool, producer: AIOKafkaProducer,
 def received_at(record: "ConsumerRecord[bytes, bytes]") -> datetime:
     """When the broker took the record: the same on every redelivery."""
     return datetime.fromtimestamp(record.timestamp / 1000, UTC)
-
-
-def _decode(raw: bytes | None) -> Any:
-    """The JSON value, or why the bytes are not JSON we can read."""
-    if not raw:
-        return Unreadable("empty")
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        return Unreadable("not UTF-8 text")
-    except json.JSONDecodeError as e:
-        return Unreadable(f"not JSON ({e.msg} at byte {e.pos})")
-    except RecursionError:
-        return Unreadable("JSON nested too deeply")
-    except ValueError as e:  # e.g. an integer past Python's int-conversion limit
-        return Unreadable(f"unreadable JSON value ({str(e)[:100]})")
 
 
 def _request_id(record: "ConsumerRecord[bytes, bytes]", body: Any) -> str:
@@ -153,41 +126,6 @@ def _to_command(body: Any, identity: KeyIdentity | None, request_id: str,
 def _partition_key(c: UpsertCommand) -> str:
     # The same person lands on the same partition; the database decides races anyway.
     return f"{c.store_id}/{c.email_key or c.external_id or c.request_id}"
-
-
-def _dead_letter(record: "ConsumerRecord[bytes, bytes]", body: Any, request_id: str,
-                 error: RejectedError, at: datetime) -> DeadLetter:
-    size = len(record.value or b"")
-    payload: Any
-    if isinstance(body, Unreadable) or size > MAX_LETTER_PAYLOAD:
-        payload = _raw_payload(redact_bytes(record.value or b""), size)
-    else:
-        try:
-            payload = redact_json(body)
-        except (ValueError, RecursionError):
-            payload = _raw_payload(redact_bytes(record.value or b""), size)
-    return DeadLetter(request_id=request_id, reason=error.reason,
-                      errors=bounded_errors(error.errors), payload=payload, rejected_at=at,
-                      source=Source(topic=record.topic, partition=record.partition,
-                                    offset=record.offset))
-
-
-def _raw_payload(raw: bytes, size: int) -> Any:
-    if size <= MAX_LETTER_PAYLOAD:
-        return base64.b64encode(raw).decode("ascii")
-    return {"truncated": True, "size": size,
-            "head_base64": base64.b64encode(raw[:MAX_LETTER_PAYLOAD]).decode("ascii")}
-
-
-def _carried(letter: DeadLetter) -> DeadLetter:
-    """The letter as it can travel: a payload that does not serialize (a lone surrogate, nesting
-    deeper than the serializer goes) travels as base64 of its redacted ASCII JSON text."""
-    try:
-        letter.model_dump_json()
-    except (ValueError, RecursionError):
-        text = json.dumps(letter.payload).encode("ascii")
-        return letter.model_copy(update={"payload": _raw_payload(text, len(text))})
-    return letter
 
 
 def _rejected(dead: DeadLetter, identity: KeyIdentity | None) -> UpsertResult:
