@@ -1,5 +1,6 @@
 """Settings from the environment (pydantic-settings). Built once at start-up and passed in."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import Field
@@ -94,10 +95,29 @@ class Settings(BaseSettings):
     webhook_lease_s: float = Field(default=120.0, gt=0)
     webhooks_batch_size: int = Field(default=500, ge=1)
 
+    # Privacy (issue "Privacy and compliance"). An erasure runs this long after it is asked
+    # for (cancellable until then); topics that carry personal data keep records this long
+    # (default: the cool-off), so no copy outlives an erasure by more than that.
+    erasure_cool_off_s: float = Field(default=604_800.0, ge=0)
+    erasure_poll_s: float = Field(default=60.0, gt=0)
+    pii_topic_retention_ms: int | None = Field(default=None, ge=60_000)
+    # Added to the wall clock wherever the product reads the time for a rule (the cool-off, an
+    # attestation's window): a drill or a test moves days ahead without waiting.
+    clock_offset_s: float = 0.0
+
     # On SIGTERM/SIGINT, how long in-flight batches may take to finish before we stop anyway.
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     # How long a health check waits for the broker or the database.
     health_timeout_s: float = Field(default=2.0, gt=0)
+
+    @property
+    def pii_retention_ms(self) -> int:
+        """PII_TOPIC_RETENTION_MS, or the erasure cool-off (at least a minute)."""
+        return self.pii_topic_retention_ms or max(60_000, int(self.erasure_cool_off_s * 1000))
+
+    def now(self) -> datetime:
+        """The time the product's rules go by: the wall clock plus CLOCK_OFFSET_S."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
 
     @property
     def public_url(self) -> str:

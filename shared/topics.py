@@ -42,10 +42,21 @@ INBOX_COMMANDS = "inbox.commands.v1"
 WEBHOOK_EVENTS = "webhooks.events.v1"
 COMMANDS = "clients.commands.v1"
 COMMAND_RESULTS = "clients.commands.results.v1"
+ATTESTATIONS = "clients.attestations.v1"
+ATTESTATIONS_DLQ = "clients.attestations.dlq.v1"
 
 HIGH_VOLUME = (INGEST, UPSERT, UPSERT_RESULTS, EVENTS, IMPORT_CHUNKS,
                MESSAGES_OUTBOUND, MESSAGES_EVENTS, DELIVERY_CALLBACKS, COMMANDS, COMMAND_RESULTS)
-LOW_VOLUME = (INGEST_DLQ, IMPORT_PROGRESS, INBOX_COMMANDS, WEBHOOK_EVENTS)
+LOW_VOLUME = (INGEST_DLQ, IMPORT_PROGRESS, INBOX_COMMANDS, WEBHOOK_EVENTS, ATTESTATIONS,
+              ATTESTATIONS_DLQ)
+
+# Topics whose records hold a person's data (names, emails, phones, addresses, message bodies,
+# IPs): they keep records PII_TOPIC_RETENTION_MS (default: the erasure cool-off), so no copy
+# outlives an erasure by more than that. The rest carry ids, counts and states only: import
+# progress, and webhook endpoint news (an endpoint's URL is the store's, not a person's).
+PII = (INGEST, INGEST_DLQ, UPSERT, UPSERT_RESULTS, EVENTS, IMPORT_CHUNKS, MESSAGES_OUTBOUND,
+       MESSAGES_EVENTS, DELIVERY_CALLBACKS, INBOX_COMMANDS, COMMANDS, COMMAND_RESULTS,
+       ATTESTATIONS, ATTESTATIONS_DLQ)
 
 # The ingest topic is stamped by the broker: a record's timestamp is when we received it, the
 # same on every redelivery, so a re-processed batch publishes the very same messages.
@@ -63,10 +74,23 @@ class TopicSpec:
     configs: Mapping[str, str] = field(default_factory=dict)
 
 
+def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
+    """What a project topic is configured with. A PII topic's segments roll at least daily
+    (at most every retention), so that retention can drop a whole segment on time: Kafka
+    deletes segments, not records, and the default segment lives a week."""
+    configs = dict(CONFIGS.get(topic, {}))
+    if topic in PII:
+        retention = settings.pii_retention_ms
+        configs.update({"retention.ms": str(retention),
+                        "segment.ms": str(min(retention, 86_400_000))})
+    return configs
+
+
 def project_topics(settings: Settings) -> list[TopicSpec]:
-    return [TopicSpec(t, settings.topic_partitions, CONFIGS.get(t, {})) for t in HIGH_VOLUME] + [
-        TopicSpec(t, settings.topic_partitions_low, CONFIGS.get(t, {})) for t in LOW_VOLUME
-    ]
+    return [TopicSpec(t, settings.topic_partitions, topic_configs(settings, t))
+            for t in HIGH_VOLUME] + [
+        TopicSpec(t, settings.topic_partitions_low, topic_configs(settings, t))
+        for t in LOW_VOLUME]
 
 
 def replication_for(brokers: int) -> tuple[int, dict[str, str]]:
