@@ -90,22 +90,30 @@ def db_url(settings: Settings, name: str) -> str:
 
 
 async def build(settings: Settings, clients: int) -> tuple[str, uuid.UUID]:
-    """The bench database, filled once; the big store's id."""
+    """The bench database, filled once; the big store's id. A database of another size is
+    dropped and made again (the append-only tables refuse a TRUNCATE)."""
     name = urlsplit(settings.database_url).path.lstrip("/") + "_bench_reads"
+    url = db_url(settings, name)
     admin = await asyncpg.connect(db_url(settings, "postgres"))
     try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+        have = None
+        if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await migrate(url)
+            conn = await asyncpg.connect(url)
+            try:
+                have = await conn.fetchval("SELECT count(*) FROM clients")
+            finally:
+                await conn.close()
+        if have != clients:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    url = db_url(settings, name)
     await migrate(url)
     conn = await asyncpg.connect(url)
     try:
-        have = await conn.fetchval("SELECT count(*) FROM clients")
         if have != clients:
             print(f"  building {clients:,} clients in {STORES} stores (kept for next runs)…")
-            await conn.execute("TRUNCATE clients, store_tags, stores CASCADE")
             started = time.perf_counter()
             tags = tag_words(2000)
             big = clients // 2

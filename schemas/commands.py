@@ -30,7 +30,7 @@ from schemas.ingest import (
 )
 
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
-                 "restore"]
+                 "restore", "request_erasure", "cancel_erasure"]
 Status = Literal["ACTIVE", "BLOCKED"]
 Tag = Annotated[TagText, StringConstraints(min_length=1)]
 MAX_BULK = 1000
@@ -92,6 +92,9 @@ class ClientCommand(Contract):
                                          description="set_credit_limit; null removes it")
     add: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS, description="tag")
     remove: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS, description="tag")
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=1000)] | None = Field(
+        default=None, description="request_erasure: why (kept on the request)")
+    erasure_id: UUID | None = Field(default=None, description="cancel_erasure: the request")
 
     @field_validator("add", "remove", mode="after")
     @classmethod
@@ -112,6 +115,10 @@ class ClientCommand(Contract):
             raise ValueError("set_status needs status")
         if self.action in ("tag", "bulk_tag") and not (self.add or self.remove):
             raise ValueError(f"{self.action} needs add or remove")
+        if self.action == "request_erasure" and not self.reason:
+            raise ValueError("request_erasure needs a reason")
+        if self.action == "cancel_erasure" and self.erasure_id is None:
+            raise ValueError("cancel_erasure needs erasure_id")
         return self
 
 
@@ -127,3 +134,5 @@ class CommandResult(Contract):
     errors: list[FieldError] = Field(default_factory=list)
     conflict_client_id: UUID | None = Field(default=None, description="email conflict: the "
                                             "live client that holds the address")
+    erasure_id: UUID | None = Field(default=None, description="request_erasure, "
+                                    "cancel_erasure: the erasure request")

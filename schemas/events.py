@@ -2,15 +2,18 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from schemas.common import Contract
 from schemas.ingest import ClientType
 
-EventType = Literal["client.created", "client.updated", "client.archived", "client.restored"]
+ChangeType = Literal["client.created", "client.updated", "client.archived", "client.restored"]
+# Every type on the topic, and what a webhook endpoint can subscribe to.
+EventType = Literal["client.created", "client.updated", "client.archived", "client.restored",
+                    "client.erased"]
 
 
 class ClientSnapshot(Contract):
@@ -39,9 +42,25 @@ class ClientSnapshot(Contract):
 
 class ClientEvent(Contract):
     id: UUID = Field(description="stable across re-publication: consumers dedupe on it")
-    type: EventType
+    type: ChangeType
     occurred_at: datetime
     store_id: UUID
     client: ClientSnapshot
     changed: list[str] = Field(default_factory=list,
                                description="client.updated: the fields that changed")
+
+
+class ClientErased(Contract):
+    """A client's personal data is gone (an erasure request ran): the client id only. A
+    consumer erases what it kept of that client."""
+
+    id: UUID = Field(description="stable across re-publication: consumers dedupe on it")
+    type: Literal["client.erased"] = "client.erased"
+    occurred_at: datetime
+    store_id: UUID
+    client_id: UUID
+
+
+class AnyClientEvent(RootModel[Annotated[ClientEvent | ClientErased,
+                                         Field(discriminator="type")]]):
+    """What `clients.events.v1` carries: a change with the client's snapshot, or an erasure."""

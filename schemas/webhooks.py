@@ -11,12 +11,17 @@ from schemas.common import Contract
 from schemas.events import ClientSnapshot, EventType
 
 
+class ErasedClient(Contract):
+    id: UUID
+
+
 class WebhookPayload(Contract):
     """The body of every webhook POST. Its `webhook-id` header is the client event's id."""
 
     type: EventType
     timestamp: datetime = Field(description="when the client change happened")
-    data: ClientSnapshot
+    data: ClientSnapshot | ErasedClient = Field(
+        description="the client as it is after the change; client.erased: its id only")
 
 
 class EndpointDisabled(Contract):

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from schemas.events import ClientEvent, ClientSnapshot, EventType
+from schemas.events import ChangeType, ClientErased, ClientEvent, ClientSnapshot
 from shared.db import Connection
 from shared.notify import notify
 from shared.topics import EVENTS
@@ -20,7 +20,7 @@ INSERT INTO outbox (event_id, topic, key, payload)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])"""
 
 
-def client_event(kind: EventType, row: dict[str, Any], at: datetime,
+def client_event(kind: ChangeType, row: dict[str, Any], at: datetime,
                  changed: Sequence[str] = ()) -> ClientEvent:
     """An event about a client row (extra columns such as email_key are not part of it)."""
     snapshot = {k: row[k] for k in ClientSnapshot.model_fields}
@@ -29,9 +29,11 @@ def client_event(kind: EventType, row: dict[str, Any], at: datetime,
         "store_id": row["store_id"], "client": snapshot, "changed": list(changed)})
 
 
-async def add_events(conn: Connection, events: Sequence[ClientEvent]) -> None:
+async def add_events(conn: Connection, events: Sequence[ClientEvent | ClientErased]) -> None:
     """Client events, keyed by client id."""
-    await add_messages(conn, EVENTS, [(e.id, str(e.client.id), e) for e in events])
+    await add_messages(conn, EVENTS, [
+        (e.id, str(e.client_id if isinstance(e, ClientErased) else e.client.id), e)
+        for e in events])
 
 
 async def add_messages(conn: Connection, topic: str,

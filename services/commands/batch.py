@@ -13,7 +13,7 @@ writer on the email index.
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -22,9 +22,9 @@ import asyncpg
 from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
 from schemas.events import ClientEvent
-from services.commands import sql
+from services.commands import erasure, sql
 from services.commands.errors import Refused
-from services.commands.rules import changed_row, entry_of, event_of, tagged
+from services.commands.rules import DEFAULT_POLICY, Policy, changed_row, entry_of, event_of, tagged
 from shared import audit
 from shared.audit import AuditEntry
 from shared.db import Connection
@@ -36,13 +36,14 @@ COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone
 
 
 def needs_one_at_a_time(c: ClientCommand) -> bool:
-    """An email moved or a client restored: the store's other live clients must be asked."""
-    return c.action == "restore" or (c.action == "update" and c.changes is not None
-                                     and "email" in c.changes.model_fields_set)
+    """An email moved or a client restored: the store's other live clients must be asked;
+    an erasure request: its own table."""
+    return c.action in ("restore", *erasure.ACTIONS) or (
+        c.action == "update" and c.changes is not None and "email" in c.changes.model_fields_set)
 
 
-async def apply_batch(conn: Connection, commands: Sequence[ClientCommand]
-                      ) -> list[CommandResult]:
+async def apply_batch(conn: Connection, commands: Sequence[ClientCommand],
+                      policy: Policy = DEFAULT_POLICY) -> list[CommandResult]:
     """Within the caller's transaction; results in the commands' order."""
     done = {(r["store_id"], r["command_id"]): CommandResult.model_validate(r["result"])
             for r in await conn.fetch(sql.DONE_MANY, [c.store_id for c in commands],
@@ -50,24 +51,24 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand]
     ids = sorted({i for c in commands for i in ([c.client_id] if c.client_id else c.client_ids)})
     rows = {r["id"]: {**dict(r), "archived": r["deleted_at"] is not None}
             for r in await conn.fetch(sql.LOCK_CLIENTS, ids)}
-    now = datetime.now(UTC)
+    now = policy.now()
     results: list[CommandResult] = []
     changed: dict[UUID, dict[str, Any]] = {}
     entries: list[AuditEntry] = []
     events: list[ClientEvent] = []
-    new: list[CommandResult] = []
+    new: list[tuple[ClientCommand, CommandResult]] = []
     for c in commands:
         if (c.store_id, c.command_id) in done:
             results.append(done[(c.store_id, c.command_id)])
             continue
         try:
             result = (_bulk(c, rows, now, changed, entries, events) if c.action == "bulk_tag"
-                      else await _one(conn, c, rows, now, changed, entries, events))
+                      else await _one(conn, c, rows, now, changed, entries, events, policy))
         except Refused as e:
             result = _refused(c, e)
         done[(c.store_id, c.command_id)] = result
         results.append(result)
-        new.append(result)
+        new.append((c, result))
     if changed:
         try:
             async with conn.transaction():  # a savepoint: a lost race on the email index
@@ -81,7 +82,8 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand]
             try:
                 await _refuse_held_email(conn, c, after)
             except Refused as e:  # another transaction took the address meanwhile
-                results = new = [_refused(c, e)]
+                results = [_refused(c, e)]
+                new = [(c, results[0])]
                 entries, events = [], []
             else:
                 raise
@@ -89,9 +91,10 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand]
     if events:
         await add_events(conn, events)
     if new:
-        await conn.execute(sql.RECORD_MANY, [r.store_id for r in new],
-                           [r.command_id for r in new],
-                           [r.model_dump(mode="json") for r in new])
+        await conn.execute(sql.RECORD_MANY, [r.store_id for _, r in new],
+                           [r.command_id for _, r in new],
+                           [r.model_dump(mode="json") for _, r in new],
+                           [c.client_id for c, _ in new])
     return results
 
 
@@ -102,7 +105,7 @@ def _refused(c: ClientCommand, e: Refused) -> CommandResult:
 
 async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, Any]],
                now: datetime, changed: dict[UUID, dict[str, Any]], entries: list[AuditEntry],
-               events: list[ClientEvent]) -> CommandResult:
+               events: list[ClientEvent], policy: Policy) -> CommandResult:
     row = rows.get(c.client_id) if c.client_id else None
     if row is None or row["store_id"] != c.store_id:
         raise Refused("not_found", "client_id", "no such client in this store")
@@ -110,6 +113,10 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
         raise Refused("conflict", "expected_version",
                       f"the client is at version {row['version']}", version=row["version"])
     after = changed_row(c, row)
+    if c.action in erasure.ACTIONS:
+        return await _erasure(conn, c, row, after, now, rows, changed, entries, events, policy)
+    if c.action == "restore":
+        await erasure.refuse_restore_while_pending(conn, row)
     diff = audit.changes(row, after)
     if not diff:
         return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="unchanged",
@@ -119,6 +126,26 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
     _commit(c, row, after, diff, now, rows, changed, entries, events)
     return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
                          client_ids=[row["id"]], version=after["version"])
+
+
+async def _erasure(conn: Connection, c: ClientCommand, row: dict[str, Any],
+                   after: dict[str, Any], now: datetime, rows: dict[UUID, dict[str, Any]],
+                   changed: dict[UUID, dict[str, Any]], entries: list[AuditEntry],
+                   events: list[ClientEvent], policy: Policy) -> CommandResult:
+    """A request archives a live client (client.archived); either action is audited even
+    when the row stays as it is. A request already pending answers its id, unchanged."""
+    erasure_id, made = await erasure.apply(conn, c, row, now, policy.erasure_cool_off_s)
+    if not made:
+        return CommandResult(command_id=c.command_id, store_id=c.store_id,
+                             outcome="unchanged", version=row["version"],
+                             erasure_id=erasure_id)
+    if diff := audit.changes(row, after):
+        _commit(c, row, after, diff, now, rows, changed, entries, events)
+    else:
+        entries.append(entry_of(c, row, {}, now))
+    return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
+                         client_ids=[row["id"]], version=rows[row["id"]]["version"],
+                         erasure_id=erasure_id)
 
 
 async def _refuse_held_email(conn: Connection, c: ClientCommand, after: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ import structlog
 from faststream.kafka import KafkaRouter
 
 from services.commands.logic import commands_batch
+from services.commands.rules import Policy
 from shared.broker import Records, raw_batch_subscriber
 from shared.resources import Deps
 from shared.topics import COMMANDS
@@ -20,6 +21,7 @@ def router(deps: Deps) -> KafkaRouter:
                           max_records=deps.settings.commands_batch_size)
     async def on_commands(records: Records) -> None:
         with structlog.contextvars.bound_contextvars(service="commands", records=len(records)):
-            await commands_batch(deps.pool, deps.producer, records)
+            await commands_batch(deps.pool, deps.producer, records,
+                                 policy=Policy.of(deps.settings))
 
     return r

@@ -25,6 +25,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from schemas.commands import ClientCommand, CommandResult
 from services.commands import batch, sql
+from services.commands.rules import DEFAULT_POLICY, Policy
 from shared.db import Pool
 from shared.normalize import bounded_errors, field_errors
 from shared.publish import publish_keyed
@@ -37,7 +38,7 @@ RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 async def commands_batch(pool: Pool, producer: AIOKafkaProducer,
                          records: Sequence["ConsumerRecord[bytes, bytes]"],
-                         concurrency: int = 8) -> None:
+                         concurrency: int = 8, policy: Policy = DEFAULT_POLICY) -> None:
     """Every record gets a result: the batch set-based in one transaction (batch.py) when it
     can be, else each command in its own, clients side by side (`one_at_a_time`)."""
     results: list[CommandResult | None] = [None] * len(records)
@@ -52,9 +53,9 @@ async def commands_batch(pool: Pool, producer: AIOKafkaProducer,
                                        errors=bounded_errors(field_errors(e)))
     applied = None
     if commands and not any(batch.needs_one_at_a_time(c) for _, c in commands):
-        applied = await _set_based(pool, [c for _, c in commands])
+        applied = await _set_based(pool, [c for _, c in commands], policy)
     if applied is None:
-        applied = await one_at_a_time(pool, [c for _, c in commands], concurrency)
+        applied = await one_at_a_time(pool, [c for _, c in commands], concurrency, policy)
     for (i, _), result in zip(commands, applied, strict=True):
         results[i] = result
     for r in results:
@@ -65,16 +66,17 @@ async def commands_batch(pool: Pool, producer: AIOKafkaProducer,
                         [(r.command_id, r) for r in results if r is not None])
 
 
-async def _set_based(pool: Pool, commands: list[ClientCommand]) -> list[CommandResult] | None:
+async def _set_based(pool: Pool, commands: list[ClientCommand], policy: Policy
+                     ) -> list[CommandResult] | None:
     """The batch in one transaction; None when it met a concurrent writer on a unique index
     (an email taken meanwhile, the same command id elsewhere): then one at a time."""
     try:
-        return await _in_one_transaction(pool, commands)
+        return await _in_one_transaction(pool, commands, policy)
     except asyncpg.UniqueViolationError:
         return None
 
 
-async def _in_one_transaction(pool: Pool, commands: list[ClientCommand]
+async def _in_one_transaction(pool: Pool, commands: list[ClientCommand], policy: Policy
                               ) -> list[CommandResult]:
     """A deadlock or serialization failure rolls back and tries again."""
     retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE), reraise=True,
@@ -82,12 +84,12 @@ async def _in_one_transaction(pool: Pool, commands: list[ClientCommand]
     async for attempt in retrying:
         with attempt:
             async with pool.acquire() as conn, conn.transaction():
-                return await batch.apply_batch(conn, commands)
+                return await batch.apply_batch(conn, commands, policy)
     raise AssertionError("unreachable")  # AsyncRetrying(reraise=True) raises on the last try
 
 
-async def one_at_a_time(pool: Pool, commands: list[ClientCommand], concurrency: int
-                        ) -> list[CommandResult]:
+async def one_at_a_time(pool: Pool, commands: list[ClientCommand], concurrency: int,
+                        policy: Policy = DEFAULT_POLICY) -> list[CommandResult]:
     """Each command in its own transaction. Commands on one client apply in their order;
     commands on different clients side by side, up to `concurrency` at once."""
     results: list[CommandResult | None] = [None] * len(commands)
@@ -101,7 +103,7 @@ async def one_at_a_time(pool: Pool, commands: list[ClientCommand], concurrency: 
             with structlog.contextvars.bound_contextvars(command_id=commands[i].command_id,
                                                          action=commands[i].action):
                 async with slots:
-                    results[i] = await apply(pool, commands[i])
+                    results[i] = await apply(pool, commands[i], policy)
 
     await asyncio.gather(*(lane(indexes) for indexes in lanes.values()))
     return [r for r in results if r is not None]
@@ -119,11 +121,11 @@ def _given_id(raw: bytes | None) -> str | None:
     return None
 
 
-async def apply(pool: Pool, c: ClientCommand) -> CommandResult:
+async def apply(pool: Pool, c: ClientCommand, policy: Policy = DEFAULT_POLICY) -> CommandResult:
     """One command in its own transaction. The same command id recorded at the same moment by
     another transaction (its record's key) answers that one's result."""
     try:
-        (result,) = await _in_one_transaction(pool, [c])
+        (result,) = await _in_one_transaction(pool, [c], policy)
     except asyncpg.UniqueViolationError as e:
         if e.constraint_name != "client_commands_pkey":
             raise

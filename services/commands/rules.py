@@ -1,24 +1,49 @@
 """What a command does to a client row, as pure functions of the command and the row: shared by
 the one-at-a-time path (logic.py) and the set-based one (batch.py), so both check the same way."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas.commands import ClientCommand
-from schemas.events import ClientEvent, EventType
+from schemas.events import ChangeType, ClientEvent
 from schemas.ingest import MAX_TAGS
 from services.commands.errors import Refused
 from shared.audit import Actor, AuditEntry
 from shared.normalize import check_email, email_key, to_e164
 from shared.outbox import client_event
+from shared.settings import Settings
 
-EVENT_OF: dict[str, EventType] = {"archive": "client.archived", "restore": "client.restored"}
+EVENT_OF: dict[str, ChangeType] = {"archive": "client.archived", "restore": "client.restored",
+                                    "request_erasure": "client.archived"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings commands go by: the clock (CLOCK_OFFSET_S) and the erasure cool-off."""
+
+    clock_offset_s: float = 0.0
+    erasure_cool_off_s: float = 604_800.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Policy":
+        return cls(settings.clock_offset_s, settings.erasure_cool_off_s)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+
+
+DEFAULT_POLICY = Policy()  # a value, not a resource: the settings' defaults
 
 
 def changed_row(c: ClientCommand, before: dict[str, Any]) -> dict[str, Any]:
     """The row as the command leaves it (not yet written); Refused when it cannot be."""
     after = {**before, "tags": list(before["tags"])}
-    if c.action == "archive":
+    if before.get("erased_at") is not None:
+        raise Refused("conflict", "client_id", "the client was erased")
+    if c.action == "cancel_erasure":
+        return after
+    if c.action in ("archive", "request_erasure"):
         after["archived"] = True
         return after
     if c.action == "restore":

@@ -33,5 +33,20 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
 WHERE c.id = u.id"""
 
 RECORD_MANY = """
-INSERT INTO client_commands (store_id, command_id, result)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])"""
+INSERT INTO client_commands (store_id, command_id, result, client_id)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::uuid[])"""
+
+# Erasure requests (erasure.py).
+PENDING_ERASURE = """
+SELECT id FROM erasure_requests
+WHERE client_id = $1 AND cancelled_at IS NULL AND done_at IS NULL"""
+REQUEST_ERASURE = """
+INSERT INTO erasure_requests (id, store_id, client_id, reason, requested_by_type,
+                              requested_by_id, requested_by_name, command_id, requested_at,
+                              due_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"""
+ERASURE_FOR_UPDATE = """
+SELECT id, due_at, cancelled_at, done_at FROM erasure_requests
+WHERE id = $1 AND client_id = $2 FOR UPDATE"""
+CANCEL_ERASURE = """
+UPDATE erasure_requests SET cancelled_at = $2, cancelled_by_name = $3 WHERE id = $1"""

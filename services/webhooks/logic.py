@@ -9,11 +9,12 @@ from uuid import UUID
 
 import structlog
 
-from schemas.events import ClientEvent
-from schemas.webhooks import EndpointDisabled, WebhookPayload
+from schemas.events import ClientErased, ClientEvent
+from schemas.webhooks import EndpointDisabled, ErasedClient, WebhookPayload
 from services.webhooks import sql
 from services.webhooks.http import Attempt
 from shared.db import Pool
+from shared.erasure import erase_webhook_copies
 from shared.notify import notify
 from shared.outbox import add_messages
 from shared.settings import Settings
@@ -25,13 +26,19 @@ log = structlog.get_logger(__name__)
 MAX_RETRY_AFTER_S = 86400.0
 
 
-def body_of(event: ClientEvent) -> str:
+def body_of(event: ClientEvent | ClientErased) -> str:
     """The exact bytes every endpoint gets for this event (and that are signed)."""
+    data = (ErasedClient(id=event.client_id) if isinstance(event, ClientErased)
+            else event.client)
     return WebhookPayload(type=event.type, timestamp=event.occurred_at,
-                          data=event.client).model_dump_json()
+                          data=data).model_dump_json()
 
 
-async def record_deliveries(pool: Pool, events: Sequence[ClientEvent]) -> int:
+def client_of(event: ClientEvent | ClientErased) -> UUID:
+    return event.client_id if isinstance(event, ClientErased) else event.client.id
+
+
+async def record_deliveries(pool: Pool, events: Sequence[ClientEvent | ClientErased]) -> int:
     """One delivery per subscribed endpoint and event, in one statement; wakes the
     dispatchers. Returns how many deliveries are new (a redelivered event makes none)."""
     if not events:
@@ -39,7 +46,12 @@ async def record_deliveries(pool: Pool, events: Sequence[ClientEvent]) -> int:
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(sql.RECORD, [e.id for e in events],
                                 [e.store_id for e in events], [e.type for e in events],
-                                [body_of(e) for e in events])
+                                [body_of(e) for e in events],
+                                [client_of(e) for e in events])
+        # what reached us of an erased client after the eraser ran goes too
+        for e in events:
+            if isinstance(e, ClientErased):
+                await erase_webhook_copies(conn, e.client_id)
         if any(r["state"] == "pending" for r in rows):
             await notify(conn, sql.WAKE_CHANNEL)
     return len(rows)

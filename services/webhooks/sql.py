@@ -7,15 +7,15 @@ WAKE_CHANNEL = "webhook_deliveries"
 # A redelivered event conflicts and changes nothing.
 RECORD = """
 WITH ev AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[])
-        AS t(event_id, store_id, type, body)
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[])
+        AS t(event_id, store_id, type, body, client_id)
 ), matched AS (
     SELECT ev.*, e.id AS endpoint_id, e.disabled_at IS NOT NULL AS disabled
     FROM ev JOIN webhook_endpoints e ON e.store_id = ev.store_id
      AND (cardinality(e.event_types) = 0 OR ev.type = ANY (e.event_types))
 ), messages AS (
-    INSERT INTO webhook_messages (event_id, store_id, type, body)
-    SELECT DISTINCT ON (event_id) event_id, store_id, type, body FROM matched
+    INSERT INTO webhook_messages (event_id, store_id, type, body, client_id)
+    SELECT DISTINCT ON (event_id) event_id, store_id, type, body, client_id FROM matched
     ON CONFLICT (event_id) DO NOTHING
 )
 INSERT INTO webhook_deliveries (endpoint_id, event_id, state, last_error, finished_at)

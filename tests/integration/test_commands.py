@@ -273,7 +273,7 @@ async def test_the_same_command_id_applied_at_the_same_moment_elsewhere_answers_
     c = cmd(key, "tag", client_id, add=["mine"])
     theirs = {"command_id": c.command_id, "store_id": str(key.store_id), "outcome": "applied",
               "client_ids": [str(client_id)], "version": 9, "errors": [],
-              "conflict_client_id": None}
+              "conflict_client_id": None, "erasure_id": None}
     async with pool.acquire() as other:
         tx = other.transaction()
         await tx.start()
