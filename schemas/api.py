@@ -18,6 +18,8 @@ MAX_LIMIT = 100
 
 class ClientView(ClientSnapshot):
     archived_at: datetime | None = Field(description="set while the client is archived")
+    erased_at: datetime | None = Field(default=None, description="set once an erasure ran: "
+                                       "every personal field is gone")
 
 
 class Total(Contract):
@@ -74,7 +76,7 @@ class TagList(Contract):
 
 
 class TimelineItem(Contract):
-    kind: Literal["touch", "message", "audit"]
+    kind: Literal["touch", "message", "audit", "attestation"]
     at: datetime
     detail: dict[str, Any]
 

@@ -19,10 +19,11 @@ from pydantic.json_schema import models_json_schema
 
 from schemas.commands import ClientCommand, CommandResult
 from schemas.dlq import DeadLetter
-from schemas.events import ClientEvent
+from schemas.events import AnyClientEvent, ClientErased, ClientEvent
 from schemas.imports import ImportChunk, ImportProgress
 from schemas.ingest import ClientRequest, IngestRecord
 from schemas.messages import InboxCommand, MessageEvent, OutboundMessage, ProviderCallback
+from schemas.privacy import BUNDLE_VERSION, AttestationCapture, SubjectAccessBundle
 from schemas.upsert import UpsertCommand, UpsertResult
 from schemas.webhooks import EndpointDisabled, WebhookPayload
 from shared import topics
@@ -36,8 +37,9 @@ CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
     topics.UPSERT: (UpsertCommand, "send", "Validated, normalized, authenticated commands "
                     "(also received by the upsert service)."),
     topics.UPSERT_RESULTS: (UpsertResult, "send", "One result per request; key = request_id."),
-    topics.EVENTS: (ClientEvent, "send", "client.created / client.updated / client.archived; "
-                    "key = client id; dedupe on id."),
+    topics.EVENTS: (AnyClientEvent, "send", "client.created / client.updated / "
+                    "client.archived / client.restored (ClientEvent), client.erased "
+                    "(ClientErased: the id only); key = client id; dedupe on id."),
     topics.IMPORT_CHUNKS: (ImportChunk, "receive", "Slices of an import file, published by "
                            "`clients import`; key = job id / bucket."),
     topics.IMPORT_PROGRESS: (ImportProgress, "send", "Import progress; key = job id; the last "
@@ -53,16 +55,25 @@ CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
     topics.COMMANDS: (ClientCommand, "receive", "Changes to a client (or tags on many) by a "
                       "member, a key or the system; key = client id."),
     topics.COMMAND_RESULTS: (CommandResult, "send", "One result per command; key = command id."),
+    topics.ATTESTATIONS: (AttestationCapture, "receive", "RUO attestations captured at "
+                          "checkout (or through the API); key = store id:capture id."),
+    topics.ATTESTATIONS_DLQ: (DeadLetter, "send", "Captures that could not be recorded, with "
+                              "their reason."),
     topics.WEBHOOK_EVENTS: (EndpointDisabled, "send", "webhook.endpoint_disabled when an "
                             "endpoint answered 410 or failed for the whole window; key = "
                             "endpoint id."),
 }
-MODELS: list[type[BaseModel]] = [m for m, _, _ in CHANNELS.values()] + [ClientRequest,
-                                                                         WebhookPayload]
+MODELS: list[type[BaseModel]] = list(dict.fromkeys(
+    [m for m, _, _ in CHANNELS.values()] + [ClientEvent, ClientErased, ClientRequest,
+                                             WebhookPayload]))
+# Documents of their own, versioned in their file name: a new version is a new file.
+VERSIONED: dict[str, type[BaseModel]] = {
+    f"SubjectAccessBundle.v{BUNDLE_VERSION}": SubjectAccessBundle}
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
-    return {m.__name__: m.model_json_schema() for m in MODELS}
+    return {**{m.__name__: m.model_json_schema() for m in MODELS},
+            **{name: m.model_json_schema() for name, m in VERSIONED.items()}}
 
 
 def asyncapi() -> dict[str, Any]:

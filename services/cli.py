@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     madd.add_argument("--store", required=True, type=UUID)
     madd.add_argument("--name", required=True)
     madd.add_argument("--role", required=True, choices=access.ROLES,
-                      help="viewer: read; member: +write; admin: +delete, export; owner: +erase")
+                      help="viewer: read; member: +write; admin: +delete, export, settings; "
+                      "owner: +erase")
     member.add_parser("list", help="a store's members (never their tokens)").add_argument(
         "--store", required=True, type=UUID)
     member.add_parser("revoke", help="revoke a member's token").add_argument("member",

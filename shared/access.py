@@ -28,11 +28,13 @@ Role = Literal["owner", "admin", "member", "viewer"]
 ROLES: tuple[Role, ...] = ("owner", "admin", "member", "viewer")
 READ, WRITE, DELETE, EXPORT, ERASE = ("clients:read", "clients:write", "clients:delete",
                                       "clients:export", "clients:erase")
+# The store's settings (the RUO attestation text and window): its admins and owners.
+SETTINGS = "settings:write"
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     "viewer": frozenset({READ}),
     "member": frozenset({READ, WRITE}),
-    "admin": frozenset({READ, WRITE, DELETE, EXPORT}),
-    "owner": frozenset({READ, WRITE, DELETE, EXPORT, ERASE}),
+    "admin": frozenset({READ, WRITE, DELETE, EXPORT, SETTINGS}),
+    "owner": frozenset({READ, WRITE, DELETE, EXPORT, ERASE, SETTINGS}),
 }
 PUBLIC_SCOPES = frozenset({READ})
 

@@ -29,7 +29,15 @@ from shared.db import Pool, create_pool
 from shared.migrate import migrate
 from shared.runner import prepare, run
 from shared.settings import Settings
-from shared.topics import COMMANDS, IMPORT_CHUNKS, INGEST, UPSERT, TopicSpec, ensure_topics
+from shared.topics import (
+    ATTESTATIONS,
+    COMMANDS,
+    IMPORT_CHUNKS,
+    INGEST,
+    UPSERT,
+    TopicSpec,
+    ensure_topics,
+)
 from tests.support.kafka_helpers import fast_forward
 
 if TYPE_CHECKING:
@@ -176,12 +184,13 @@ async def pipeline(settings: Settings, pool: Pool) -> AsyncIterator[Pipeline]:
     s = settings.model_copy(update={"group_prefix": prefix, "http_port": free_port()})
     await prepare(s)
     for group, topic in (("ingest", INGEST), ("upsert", UPSERT), ("imports", IMPORT_CHUNKS),
-                         ("commands", COMMANDS)):
+                         ("commands", COMMANDS), ("attestations", ATTESTATIONS)):
         await fast_forward(s.kafka_bootstrap_servers, prefix + group, [topic])
     stop = asyncio.Event()
     runner = asyncio.create_task(run(s, [SERVICES[n] for n in ("edge", "ingest", "upsert",
                                                                 "imports", "relay",
-                                                                "commands")], stop))
+                                                                "commands", "attestations")],
+                        stop))
     base_url = f"http://127.0.0.1:{s.http_port}"
     await until_healthy(runner, base_url)
     yield Pipeline(settings=s, base_url=base_url)

@@ -29,9 +29,22 @@ from schemas.api import (
 )
 from schemas.common import CleanStr, FieldError
 from schemas.ingest import ClientType
-from services.edge import client_commands, reads
+from schemas.privacy import (
+    AttestationBody,
+    AttestationList,
+    AttestationValidity,
+    AttestationView,
+    ErasureAnswer,
+    ErasureList,
+    ErasureRequestBody,
+    ErasureStatus,
+    ErasureView,
+    RuoSettings,
+    SubjectAccessBundle,
+)
+from services.edge import client_commands, privacy, reads
 from services.edge.export import export_csv
-from shared.access import DELETE, EXPORT, READ, WRITE, Principal
+from shared.access import DELETE, ERASE, EXPORT, READ, SETTINGS, WRITE, Principal
 from shared.normalize import bounded_errors, field_errors
 from shared.resources import Deps
 
@@ -64,6 +77,8 @@ Reader = Annotated[Principal, scoped(READ)]
 Writer = Annotated[Principal, scoped(WRITE)]
 Deleter = Annotated[Principal, scoped(DELETE)]
 Exporter = Annotated[Principal, scoped(EXPORT)]
+Eraser = Annotated[Principal, scoped(ERASE)]
+SettingsWriter = Annotated[Principal, scoped(SETTINGS)]
 NOT_FOUND = ApiError(404, "no such client")
 ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": Problem} for s in (401, 403, 404, 409, 422)}
@@ -218,3 +233,102 @@ async def restore(request: Request, principal: Deleter, client_id: UUID,
                   ) -> JSONResponse:
     return await _command(request, principal, "restore", command_id, client_id=client_id,
                           expected_version=expected_version)
+
+
+@router.get("/clients/{client_id}/export", response_model=SubjectAccessBundle)
+async def subject_access(request: Request, principal: Exporter, client_id: UUID
+                         ) -> SubjectAccessBundle:
+    """Everything the store holds about this person, as one JSON bundle (audited)."""
+    try:
+        return await privacy.bundle(deps_of(request), principal, client_id)
+    except privacy.NotFoundError as e:
+        raise NOT_FOUND from e
+
+
+ERASURE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"model": ErasureAnswer}, 201: {"model": ErasureAnswer}, 202: {"model": Accepted}}
+
+
+def _answer(status: int, answer: Any) -> JSONResponse:
+    body = answer.model_dump(mode="json") if hasattr(answer, "model_dump") else answer
+    return JSONResponse(body, status_code=status)
+
+
+@router.post("/erasure-requests", responses=ERASURE_ANSWERS, status_code=201)
+async def request_erasure(request: Request, principal: Eraser, body: ErasureRequestBody
+                          ) -> JSONResponse:
+    """Archive the client now and erase it after the cool-off (ERASURE_COOL_OFF_S); a
+    request already pending for the client is answered as it is (200)."""
+    return _answer(*await privacy.erasure_command(
+        deps_of(request), principal, "request_erasure", body.command_id,
+        client_id=body.client_id, reason=body.reason))
+
+
+@router.get("/erasure-requests", response_model=ErasureList)
+async def list_erasures(request: Request, principal: Eraser,
+                        status: ErasureStatus | None = None, limit: Limit = 20
+                        ) -> ErasureList:
+    return await privacy.list_erasures(deps_of(request).pool, principal.store_id, status,
+                                       limit)
+
+
+@router.get("/erasure-requests/{erasure_id}", response_model=ErasureView)
+async def get_erasure(request: Request, principal: Eraser, erasure_id: UUID) -> ErasureView:
+    found = await privacy.get_erasure(deps_of(request).pool, principal.store_id, erasure_id)
+    if found is None:
+        raise ApiError(404, "no such erasure request")
+    return found
+
+
+@router.delete("/erasure-requests/{erasure_id}", responses=ERASURE_ANSWERS)
+async def cancel_erasure(request: Request, principal: Eraser, erasure_id: UUID,
+                         command_id: CommandId = None) -> JSONResponse:
+    """Cancel a pending request before it is due; the client stays archived."""
+    try:
+        return _answer(*await privacy.cancel_erasure(deps_of(request), principal, erasure_id,
+                                                     command_id))
+    except privacy.NotFoundError as e:
+        raise ApiError(404, "no such erasure request") from e
+
+
+@router.get("/compliance/ruo", response_model=RuoSettings)
+async def get_ruo(request: Request, principal: Reader) -> RuoSettings:
+    found = await privacy.ruo_settings(deps_of(request).pool, principal.store_id)
+    if found is None:
+        raise ApiError(404, "no RUO settings for this store")
+    return found
+
+
+@router.put("/compliance/ruo", response_model=RuoSettings)
+async def put_ruo(request: Request, principal: SettingsWriter, body: RuoSettings
+                  ) -> RuoSettings:
+    deps = deps_of(request)
+    return await privacy.set_ruo_settings(deps.pool, principal.store_id, body,
+                                          deps.settings.now())
+
+
+@router.get("/clients/{client_id}/attestations", response_model=AttestationList)
+async def list_attestations(request: Request, principal: Reader, client_id: UUID
+                            ) -> AttestationList:
+    return await _read(privacy.attestations(deps_of(request).read_pool, principal.store_id,
+                                            client_id))
+
+
+@router.get("/clients/{client_id}/attestations/valid", response_model=AttestationValidity)
+async def attestation_validity(request: Request, principal: Reader, client_id: UUID
+                               ) -> AttestationValidity:
+    deps = deps_of(request)
+    return await _read(privacy.validity(deps.read_pool, principal.store_id, client_id,
+                                        deps.settings.now()))
+
+
+@router.post("/clients/{client_id}/attestations", status_code=201,
+             responses={201: {"model": AttestationView}, 202: {"model": Accepted}})
+async def capture_attestation(request: Request, principal: Writer, client_id: UUID,
+                              body: AttestationBody) -> JSONResponse:
+    try:
+        return _answer(*await privacy.capture(deps_of(request), principal, client_id, body))
+    except privacy.NotFoundError as e:
+        raise NOT_FOUND from e
+    except ValueError as e:
+        raise ApiError(422, str(e), [FieldError(field="text", message=str(e))]) from e

@@ -35,10 +35,14 @@ def command(principal: Principal, action: str, command_id: str | None,
         "action": action, "actor": actor_of(principal), **fields})
 
 
+async def publish_and_wait(deps: Deps, c: ClientCommand) -> CommandResult | None:
+    """The command's recorded result; None when it has not come in time."""
+    await publish_keyed(deps.producer, COMMANDS, [(str(c.client_id or c.command_id), c)])
+    return await _wait_for_result(deps, c.store_id, c.command_id)
+
+
 async def send(deps: Deps, c: ClientCommand) -> tuple[int, CommandAnswer | Accepted]:
-    key = str(c.client_id or c.command_id)
-    await publish_keyed(deps.producer, COMMANDS, [(key, c)])
-    result = await _wait_for_result(deps, c.store_id, c.command_id)
+    result = await publish_and_wait(deps, c)
     if result is None:
         return 202, Accepted(command_id=c.command_id)
     client: ClientView | None = None

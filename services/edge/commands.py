@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from schemas.api import MAX_LIMIT
-from services.edge import client_commands, reads
+from services.edge import client_commands, privacy, reads
 from services.edge.export import export_csv
 from shared.access import DELETE, EXPORT, READ, WRITE, Principal, authenticate_token, require
 from shared.cli import SubParsers, UsageError
@@ -37,7 +37,9 @@ def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
         "list": client.add_parser("list", help="clients, filtered and sorted, one page"),
         "timeline": client.add_parser("timeline", help="touches, messages and changes"),
         "audit": client.add_parser("audit", help="who changed what, when"),
-        "export": client.add_parser("export", help="the filter as CSV (importer's columns)"),
+        "export": client.add_parser("export", help="the filter as CSV (importer's columns); "
+                                    "with a client id, everything held about that person "
+                                    "as one JSON bundle (subject access, audited)"),
         "update": client.add_parser("update", help="change fields: --set f=v, --clear f"),
         "tag": client.add_parser("tag", help="add or remove tags (several ids: in bulk)"),
         "archive": client.add_parser("archive", help="archive (the soft delete)"),
@@ -65,6 +67,8 @@ def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
     parsers["list"].add_argument("--sort", default="-updated_at",
                                  choices=["-updated_at", "updated_at", "name", "-name",
                                           "created_at", "-created_at"])
+    parsers["export"].add_argument("client", type=UUID, nargs="?",
+                                   help="a client: its subject-access bundle instead")
     parsers["export"].add_argument("--out", type=Path, help="file to write (default: stdout)")
     parsers["update"].add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                                    help=f"one of {', '.join(UPDATABLE)}")
@@ -75,8 +79,10 @@ def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
 
 
 @asynccontextmanager
-async def _as_member(settings: Settings, token: str | None, scope: str
-                     ) -> AsyncIterator[tuple[Deps, Principal]]:
+async def as_member(settings: Settings, token: str | None, scope: str,
+                    publishes: bool | None = None) -> AsyncIterator[tuple[Deps, Principal]]:
+    """The deps and the member the token is; refused without `scope`. `publishes` (default:
+    the scope writes) starts the producer."""
     if not token:
         raise UsageError("give --token or set CLIENTS_TOKEN (a member's pck_usr_ token)")
     async with open_deps(settings) as deps:
@@ -84,7 +90,7 @@ async def _as_member(settings: Settings, token: str | None, scope: str
         if principal is None:
             raise PermissionError("unknown or revoked token")
         require(principal, scope)
-        if scope in (WRITE, DELETE):  # a write publishes its command
+        if publishes if publishes is not None else scope in (WRITE, DELETE):
             await deps.producer.start()
         yield deps, principal
 
@@ -98,7 +104,7 @@ def _dump(model: BaseModel | None) -> Any:
 async def cmd_client(settings: Settings, args: argparse.Namespace) -> Any:
     if getattr(args, "limit", 1) not in range(1, MAX_LIMIT + 1):
         raise UsageError(f"--limit must be 1 to {MAX_LIMIT}")
-    async with _as_member(settings, args.token, SCOPE_OF[args.action]) as (deps, who):
+    async with as_member(settings, args.token, SCOPE_OF[args.action]) as (deps, who):
         try:
             return await _ACTIONS[args.action](deps, who, args)
         except reads.BadQueryError as e:
@@ -134,8 +140,17 @@ async def _audit(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
 
 
 async def _export(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
+    bundle = None
+    if args.client is not None:
+        try:
+            bundle = await privacy.bundle(deps, who, args.client)
+        except privacy.NotFoundError as e:
+            raise LookupError("no such client") from e
     out = args.out.open("wb") if args.out else sys.stdout.buffer
     try:
+        if bundle is not None:
+            out.write(bundle.model_dump_json(indent=2).encode() + b"\n")
+            return None
         async for chunk in export_csv(deps.read_pool, who.store_id, _query(args)):
             out.write(chunk)
     finally:

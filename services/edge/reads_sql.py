@@ -6,7 +6,7 @@ keyset indexes of migration 0010 serve the sort."""
 COLUMNS = """
 id, store_id, name, first_name, last_name, email, phone, company, type, status, credit_limit,
 tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
-created_at, updated_at, version, deleted_at AS archived_at"""
+created_at, updated_at, version, deleted_at AS archived_at, erased_at"""
 
 # $1 store, $2 q (a LIKE pattern), $3 tags (all of them), $4 type, $5 status, $6 source label,
 # $7 created after, $8 created before.
@@ -68,8 +68,8 @@ WHERE store_id = $1 AND tag LIKE $2
 GROUP BY tag HAVING sum(clients) > 0
 ORDER BY 2 DESC, tag LIMIT $3"""
 
-# The timeline: touches, messages and audit entries, newest first, keyset on (at, kind, ref)
-# after $3 $4 $5; $6 the page size plus one. Only the client's store's ($2) rows.
+# The timeline: touches, messages, audit entries and attestations, newest first, keyset on
+# (at, kind, ref) after $3 $4 $5; $6 the page size plus one. Only the client's store's ($2) rows.
 TIMELINE = """
 SELECT * FROM (
     (SELECT t.at, 'touch' AS kind, t.request_id AS ref,
@@ -97,6 +97,13 @@ SELECT * FROM (
      FROM audit_log a WHERE a.client_id = $1 AND a.store_id = $2
        AND ($5::text IS NULL OR (a.at, 'audit', lpad(a.seq::text, 20, '0')) < ($3, $4, $5))
      ORDER BY a.at DESC, a.seq DESC LIMIT $6)
+    UNION ALL
+    (SELECT t.captured_at, 'attestation', t.id::text,
+            jsonb_build_object('attestation_id', t.id, 'version', t.version,
+                               'source', t.source, 'actor_name', t.actor_name)
+     FROM attestations t WHERE t.client_id = $1 AND t.store_id = $2
+       AND ($5::text IS NULL OR (t.captured_at, 'attestation', t.id::text) < ($3, $4, $5))
+     ORDER BY t.captured_at DESC, t.id::text DESC LIMIT $6)
 ) items ORDER BY at DESC, kind DESC, ref DESC LIMIT $6"""
 
 # The audit log of one client, newest first; $3 the seq to go below, $4 the page size plus one.

@@ -75,7 +75,7 @@ def test_the_cli_adds_lists_and_revokes_members_and_makes_public_keys() -> None:
     member = json.loads(added.stdout)
     assert member["token"].startswith("pck_usr_")
     assert member["scopes"] == ["clients:delete", "clients:export", "clients:read",
-                                "clients:write"]
+                                "clients:write", "settings:write"]
     listed = json.loads(clients("member", "list", "--store", store["id"]).stdout)
     assert [(m["name"], m["role"]) for m in listed] == [("Ana", "admin")]
     assert member["token"] not in json.dumps(listed)

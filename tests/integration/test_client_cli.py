@@ -1,35 +1,21 @@
 """`clients client …`: a member at the command line, in a real process, against the running
 pipeline (its commands service applies the writes). The audit names the member."""
 
-import asyncio
 import csv
 import io
-import json
-import os
-import sys
 from typing import Any
 
 import pytest
 
 from shared.db import Pool
 from tests.support.api_helpers import Shop, a_client
+from tests.support.cli_helpers import cli
 
 pytestmark = pytest.mark.usefixtures("pipeline")
 
 
 async def clients(*args: str, token: str | None = None) -> tuple[int, Any, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CLIENTS_TOKEN"}
-    if token:
-        env["CLIENTS_TOKEN"] = token
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "client", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    try:
-        parsed = json.loads(out) if out.strip() else None
-    except ValueError:
-        parsed = out.decode()
-    return proc.returncode or 0, parsed, err.decode()
+    return await cli("client", *args, token=token)
 
 
 async def test_a_member_reads_changes_tags_and_archives_and_the_audit_names_them(

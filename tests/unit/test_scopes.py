@@ -11,9 +11,10 @@ def test_each_role_has_exactly_its_scopes() -> None:
     assert {role: sorted(s) for role, s in ROLE_SCOPES.items()} == {
         "viewer": ["clients:read"],
         "member": ["clients:read", "clients:write"],
-        "admin": ["clients:delete", "clients:export", "clients:read", "clients:write"],
+        "admin": ["clients:delete", "clients:export", "clients:read", "clients:write",
+                  "settings:write"],
         "owner": ["clients:delete", "clients:erase", "clients:export", "clients:read",
-                  "clients:write"],
+                  "clients:write", "settings:write"],
     }
 
 
