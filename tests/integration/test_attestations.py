@@ -21,6 +21,8 @@ from tests.conftest import eventually
 from tests.support.api_helpers import Shop, a_client, a_shop
 from tests.support.kafka_helpers import Watcher, produce
 
+pytestmark = pytest.mark.usefixtures("pipeline")  # its attestations service records captures
+
 RUO = {"text": "For research use only. Not for human consumption.", "version": 3,
        "validity_days": 180}
 
@@ -176,3 +178,28 @@ async def test_attestations_cannot_be_changed_or_deleted_through_sql(
         await pool.execute("TRUNCATE attestations")
     assert (await pool.fetchval("SELECT version FROM attestations WHERE id = $1",
                                 attestation)) == 3
+
+
+async def test_hostile_captures_end_as_dead_letters_and_stop_nothing(
+        settings: Settings, shop: Shop, pool: Pool) -> None:
+    client = await a_client(pool, shop, "hostile@checkout-shop.com")
+    base = capture(shop, client_id=str(client))
+    hostile = [
+        b"[" * 100_000 + b"]" * 100_000,                                      # deeply nested
+        json.dumps({**base, "text": "RUO\u0000"}).encode(),                     # NUL
+        json.dumps({**base, "user_agent": "\ud800"}).encode(),                 # lone surrogate
+        json.dumps({**base, "text": "x" * 300_000}).encode(),                   # huge
+        json.dumps({**base, "version": {"a": [1, 2]}, "ip": 7}).encode(),        # wrong types
+        b"null", b"",
+    ]
+    good = capture(shop, client_id=str(client))
+    async with Watcher(settings.kafka_bootstrap_servers, ATTESTATIONS_DLQ) as dlq:
+        await produce(settings.kafka_bootstrap_servers, ATTESTATIONS, [*hostile, good],
+                      keys=[str(client)] * (len(hostile) + 1))
+        letters = await dlq.take(lambda v: v["source"]["topic"] == ATTESTATIONS,
+                                 count=len(hostile), within=60)
+    assert {x["reason"] for x in letters} <= {"malformed", "invalid"}
+    assert all(x["errors"] for x in letters)
+    await eventually(lambda: _count(pool, client, 1))
+    (recorded,) = await attestations_of(pool, client)
+    assert recorded["capture_id"] == good["capture_id"]

@@ -258,3 +258,22 @@ async def test_client_erased_reaches_a_subscribed_webhook_endpoint(
     # what the endpoint had been sent before stays only as the client id
     assert await where_found(pool, person.needles()) == []
 
+
+
+async def test_a_hostile_erasure_request_is_refused_and_changes_nothing(
+        http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    person = await a_person(pool, http, shop, "Hostile")
+    for reason in ("why\u0000not", "x" * 1001, "", 7, ["a"]):
+        refused = await http.post("/v1/erasure-requests", headers=shop.auth("owner"),
+                                  json={"client_id": str(person.client_id), "reason": reason})
+        assert refused.status_code == 422, (reason, refused.text)
+    surrogate = await http.post(
+        "/v1/erasure-requests", headers={**shop.auth("owner"),
+                                         "content-type": "application/json"},
+        content=b'{"client_id": "%s", "reason": "\\ud800"}' % str(person.client_id).encode())
+    assert surrogate.status_code == 422
+    elsewhere = await http.post("/v1/erasure-requests", headers=shop.auth("owner"),
+                                json={"client_id": str(uuid.uuid4()), "reason": "who?"})
+    assert elsewhere.status_code == 404
+    assert await pool.fetchval("SELECT count(*) FROM erasure_requests WHERE client_id = $1",
+                               person.client_id) == 0
