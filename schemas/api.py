@@ -76,7 +76,7 @@ class TagList(Contract):
 
 
 class TimelineItem(Contract):
-    kind: Literal["touch", "message", "audit", "attestation"]
+    kind: Literal["touch", "message", "audit", "attestation", "order"]
     at: datetime
     detail: dict[str, Any]
 

@@ -16,6 +16,9 @@ EventType = Literal["client.created", "client.updated", "client.archived", "clie
                     "client.erased"]
 
 
+Segment = Literal["new", "returning", "loyal", "vip", "at_risk"]
+
+
 class ClientSnapshot(Contract):
     id: UUID
     store_id: UUID
@@ -38,6 +41,15 @@ class ClientSnapshot(Contract):
     updated_at: datetime
     version: int = Field(ge=1, description="grows with every change (client.created: 1): a "
                          "consumer drops an event older than one it has")
+    total_orders: int = Field(default=0, description="orders placed and not cancelled")
+    total_spent_minor: int = Field(default=0, description="their totals less refunds, in "
+                                   "minor units of the store's currency")
+    avg_order_value_minor: int | None = Field(default=None, description="spent / orders")
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    is_vip: bool = Field(default=False, description="CUSTOMERS_VIP_ORDER_THRESHOLD orders or "
+                         "CUSTOMERS_VIP_SPEND_THRESHOLD spent")
+    segment: Segment | None = Field(default=None, description="README, \"Orders\"")
 
 
 class ClientEvent(Contract):

@@ -23,6 +23,7 @@ from schemas.events import AnyClientEvent, ClientErased, ClientEvent
 from schemas.imports import ImportChunk, ImportProgress
 from schemas.ingest import ClientRequest, IngestRecord
 from schemas.messages import InboxCommand, MessageEvent, OutboundMessage, ProviderCallback
+from schemas.orders import OrderEvent
 from schemas.privacy import BUNDLE_VERSION, AttestationCapture, SubjectAccessBundle
 from schemas.upsert import UpsertCommand, UpsertResult
 from schemas.webhooks import EndpointDisabled, WebhookPayload
@@ -59,6 +60,10 @@ CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
                           "checkout (or through the API); key = store id:capture id."),
     topics.ATTESTATIONS_DLQ: (DeadLetter, "send", "Captures that could not be recorded, with "
                               "their reason."),
+    topics.ORDERS: (OrderEvent, "receive", "order.placed / paid / refunded / cancelled from the "
+                    "store's order system; key = store id:order id."),
+    topics.ORDERS_DLQ: (DeadLetter, "send", "Order events that could not be applied, with "
+                        "their reason."),
     topics.WEBHOOK_EVENTS: (EndpointDisabled, "send", "webhook.endpoint_disabled when an "
                             "endpoint answered 410 or failed for the whole window; key = "
                             "endpoint id."),

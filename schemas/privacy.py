@@ -173,5 +173,7 @@ class SubjectAccessBundle(Contract):
     attestations: list[AttestationView]
     audit: list[dict[str, Any]]
     erasure_requests: list[ErasureView]
-    orders: list[dict[str, Any]] = Field(description="empty until orders exist")
-    payments: list[dict[str, Any]] = Field(description="empty until orders exist")
+    orders: list[dict[str, Any]] = Field(description="every order of the client")
+    payments: list[dict[str, Any]] = Field(description="payments and refunds received")
+    addresses: list[dict[str, Any]] = Field(default_factory=list,
+                                            description="billing and shipping addresses")

@@ -49,6 +49,7 @@ WHERE response IS NOT NULL AND delivery_id IN (
 
 STEPS: dict[str, str] = {
     "client_external_ids": "DELETE FROM client_external_ids WHERE client_id = $1",
+    "client_addresses": "DELETE FROM client_addresses WHERE client_id = $1",
     "client_touches": """
 UPDATE client_touches SET external_id = NULL WHERE client_id = $1 AND external_id IS NOT NULL""",
     # callbacks first: they are found through the messages' provider ids, which stay

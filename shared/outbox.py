@@ -22,8 +22,9 @@ SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])"""
 
 def client_event(kind: ChangeType, row: dict[str, Any], at: datetime,
                  changed: Sequence[str] = ()) -> ClientEvent:
-    """An event about a client row (extra columns such as email_key are not part of it)."""
-    snapshot = {k: row[k] for k in ClientSnapshot.model_fields}
+    """An event about a client row (extra columns such as email_key are not part of it; a new
+    client's row has no order stats yet: their defaults)."""
+    snapshot = {k: row[k] for k in ClientSnapshot.model_fields if k in row}
     return ClientEvent.model_validate({
         "id": uuid.uuid4(), "type": kind, "occurred_at": at,
         "store_id": row["store_id"], "client": snapshot, "changed": list(changed)})

@@ -29,7 +29,8 @@ WHERE c.deleted_at IS NULL"""
 LOCK_CLIENTS = """
 SELECT id, store_id, name, first_name, last_name, email, email_key, phone, company, type,
        tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
-       created_at, updated_at, version, status, credit_limit
+       created_at, updated_at, version, status, credit_limit, total_orders, total_spent_minor,
+       avg_order_value_minor, first_order_at, last_order_at, is_vip, segment
 FROM clients
 WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
 ORDER BY id FOR UPDATE"""

@@ -105,6 +105,17 @@ class Settings(BaseSettings):
     # attestation's window): a drill or a test moves days ahead without waiting.
     clock_offset_s: float = 0.0
 
+    # Orders (seed 004): VIP at either threshold (spend in the currency's major units), and the
+    # segment rules (documented in the README, "Orders").
+    customers_vip_order_threshold: int = Field(default=10, ge=1)
+    customers_vip_spend_threshold: int = Field(default=50_000, ge=1)
+    segment_new_days: int = Field(default=30, ge=1)
+    segment_returning_orders: int = Field(default=2, ge=2)
+    segment_loyal_orders: int = Field(default=5, ge=2)
+    segment_at_risk_days: int = Field(default=90, ge=1)
+    orders_batch_size: int = Field(default=500, ge=1)
+    segments_job_interval_s: float = Field(default=86_400.0, gt=0)
+
     # On SIGTERM/SIGINT, how long in-flight batches may take to finish before we stop anyway.
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     # How long a health check waits for the broker or the database.

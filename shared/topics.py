@@ -44,11 +44,14 @@ COMMANDS = "clients.commands.v1"
 COMMAND_RESULTS = "clients.commands.results.v1"
 ATTESTATIONS = "clients.attestations.v1"
 ATTESTATIONS_DLQ = "clients.attestations.dlq.v1"
+ORDERS = "orders.events.v1"
+ORDERS_DLQ = "orders.events.dlq.v1"
 
 HIGH_VOLUME = (INGEST, UPSERT, UPSERT_RESULTS, EVENTS, IMPORT_CHUNKS,
-               MESSAGES_OUTBOUND, MESSAGES_EVENTS, DELIVERY_CALLBACKS, COMMANDS, COMMAND_RESULTS)
+               MESSAGES_OUTBOUND, MESSAGES_EVENTS, DELIVERY_CALLBACKS, COMMANDS, COMMAND_RESULTS,
+               ORDERS)
 LOW_VOLUME = (INGEST_DLQ, IMPORT_PROGRESS, INBOX_COMMANDS, WEBHOOK_EVENTS, ATTESTATIONS,
-              ATTESTATIONS_DLQ)
+              ATTESTATIONS_DLQ, ORDERS_DLQ)
 
 # Topics whose records hold a person's data (names, emails, phones, addresses, message bodies,
 # IPs): they keep records PII_TOPIC_RETENTION_MS (default: the erasure cool-off), so no copy
@@ -56,7 +59,7 @@ LOW_VOLUME = (INGEST_DLQ, IMPORT_PROGRESS, INBOX_COMMANDS, WEBHOOK_EVENTS, ATTES
 # progress, and webhook endpoint news (an endpoint's URL is the store's, not a person's).
 PII = (INGEST, INGEST_DLQ, UPSERT, UPSERT_RESULTS, EVENTS, IMPORT_CHUNKS, MESSAGES_OUTBOUND,
        MESSAGES_EVENTS, DELIVERY_CALLBACKS, INBOX_COMMANDS, COMMANDS, COMMAND_RESULTS,
-       ATTESTATIONS, ATTESTATIONS_DLQ)
+       ATTESTATIONS, ATTESTATIONS_DLQ, ORDERS, ORDERS_DLQ)
 
 # The ingest topic is stamped by the broker: a record's timestamp is when we received it, the
 # same on every redelivery, so a re-processed batch publishes the very same messages.

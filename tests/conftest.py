@@ -34,6 +34,7 @@ from shared.topics import (
     COMMANDS,
     IMPORT_CHUNKS,
     INGEST,
+    ORDERS,
     UPSERT,
     TopicSpec,
     ensure_topics,
@@ -184,12 +185,14 @@ async def pipeline(settings: Settings, pool: Pool) -> AsyncIterator[Pipeline]:
     s = settings.model_copy(update={"group_prefix": prefix, "http_port": free_port()})
     await prepare(s)
     for group, topic in (("ingest", INGEST), ("upsert", UPSERT), ("imports", IMPORT_CHUNKS),
-                         ("commands", COMMANDS), ("attestations", ATTESTATIONS)):
+                         ("commands", COMMANDS), ("attestations", ATTESTATIONS),
+                         ("orders", ORDERS)):
         await fast_forward(s.kafka_bootstrap_servers, prefix + group, [topic])
     stop = asyncio.Event()
     runner = asyncio.create_task(run(s, [SERVICES[n] for n in ("edge", "ingest", "upsert",
                                                                 "imports", "relay",
-                                                                "commands", "attestations")],
+                                                                "commands", "attestations",
+                                                                "orders")],
                         stop))
     base_url = f"http://127.0.0.1:{s.http_port}"
     await until_healthy(runner, base_url)

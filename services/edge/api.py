@@ -29,6 +29,7 @@ from schemas.api import (
 )
 from schemas.common import CleanStr, FieldError
 from schemas.ingest import ClientType
+from schemas.orders import OrderList
 from schemas.privacy import (
     AttestationBody,
     AttestationList,
@@ -157,6 +158,14 @@ async def timeline(request: Request, principal: Reader, client_id: UUID, limit: 
                    cursor: Cursor = None) -> Timeline:
     return await _read(reads.timeline(deps_of(request).read_pool, principal.store_id, client_id,
                                       limit, cursor))
+
+
+@router.get("/clients/{client_id}/orders", response_model=OrderList)
+async def client_orders(request: Request, principal: Reader, client_id: UUID,
+                        limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> OrderList:
+    """The client's orders, newest first, with their totals and state."""
+    return await _read(reads.orders(deps_of(request).read_pool, principal.store_id,
+                                    client_id, limit))
 
 
 @router.get("/clients/{client_id}/audit", response_model=AuditPage)

@@ -176,7 +176,13 @@ async def bundle(deps: Deps, principal: Principal, client_id: UUID) -> SubjectAc
                await pool.fetch(sql.BUNDLE_AUDIT, client_id, store_id)],
         erasure_requests=[erasure_view(r) for r in
                           await pool.fetch(sql.CLIENT_ERASURES, client_id, store_id)],
-        orders=[], payments=[])
+        orders=await _rows(pool, sql.BUNDLE_ORDERS, client_id, store_id),
+        payments=await _rows(pool, sql.BUNDLE_PAYMENTS, client_id, store_id),
+        addresses=await _rows(pool, sql.BUNDLE_ADDRESSES, client_id, store_id))
+
+
+async def _rows(pool: Pool, query: str, *args: Any) -> list[dict[str, Any]]:
+    return [_jsonable(dict(r)) for r in await pool.fetch(query, *args)]
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

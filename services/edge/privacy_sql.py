@@ -60,6 +60,18 @@ SELECT m.id, m.thread_id, m.channel, m.direction, m.state, m.subject, m.text, m.
                     'received_at', c.received_at) ORDER BY c.seq)
                  FROM message_callbacks c WHERE c.message_id = m.id), '[]') AS delivery_states
 FROM messages m WHERE m.client_id = $1 AND m.store_id = $2 ORDER BY m.created_at, m.id"""
+BUNDLE_ORDERS = """
+SELECT order_id, currency, total_minor, refunded_minor, placed_at, paid_at, cancelled_at,
+       updated_at
+FROM orders WHERE client_id = $1 AND store_id = $2 ORDER BY placed_at, order_id"""
+BUNDLE_PAYMENTS = """
+SELECT order_id, type, occurred_at, amount_minor, currency FROM order_events
+WHERE client_id = $1 AND store_id = $2 AND type IN ('order.paid', 'order.refunded')
+ORDER BY occurred_at, order_id"""
+BUNDLE_ADDRESSES = """
+SELECT id, type, is_default, first_name, last_name, company, address1, address2, city, state,
+       pincode, country, phone, source, created_at, updated_at
+FROM client_addresses WHERE client_id = $1 AND store_id = $2 ORDER BY type, created_at"""
 BUNDLE_AUDIT = """
 SELECT seq, at, actor_type, actor_id, actor_name, action, changes, client_version, command_id
 FROM audit_log WHERE client_id = $1 AND store_id = $2 ORDER BY seq"""

@@ -28,6 +28,7 @@ from schemas.api import (
     TimelineItem,
     Total,
 )
+from schemas.orders import OrderList, OrderView
 from services.edge import reads_sql as sql
 from shared.db import Pool
 
@@ -142,6 +143,13 @@ async def count(pool: Pool, filters: list[Any], archived: bool) -> Total:
 async def get_client(pool: Pool, store_id: UUID, client_id: UUID) -> ClientView | None:
     row = await pool.fetchrow(sql.CLIENT, client_id, store_id)
     return None if row is None else ClientView.model_validate(dict(row))
+
+
+async def orders(pool: Pool, store_id: UUID, client_id: UUID, limit: int) -> OrderList | None:
+    if not await pool.fetchval(sql.CLIENT_EXISTS, client_id, store_id):
+        return None
+    rows = await pool.fetch(sql.ORDERS, client_id, store_id, limit)
+    return OrderList(orders=[OrderView.model_validate(dict(r)) for r in rows])
 
 
 async def tags(pool: Pool, store_id: UUID, prefix: str, limit: int) -> TagList:

@@ -6,7 +6,8 @@ keyset indexes of migration 0010 serve the sort."""
 COLUMNS = """
 id, store_id, name, first_name, last_name, email, phone, company, type, status, credit_limit,
 tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
-created_at, updated_at, version, deleted_at AS archived_at, erased_at"""
+created_at, updated_at, version, deleted_at AS archived_at, erased_at, total_orders,
+total_spent_minor, avg_order_value_minor, first_order_at, last_order_at, is_vip, segment"""
 
 # $1 store, $2 q (a LIKE pattern), $3 tags (all of them), $4 type, $5 status, $6 source label,
 # $7 created after, $8 created before.
@@ -61,6 +62,16 @@ CLIENT = f"SELECT {COLUMNS} FROM clients WHERE id = $1 AND store_id = $2"
 # The timeline and the audit of a client of another store (or of none) are 404, not empty.
 CLIENT_EXISTS = "SELECT true FROM clients WHERE id = $1 AND store_id = $2"
 
+# A client's orders, newest first ($3 how many).
+ORDERS = """
+SELECT order_id, currency, total_minor, refunded_minor, placed_at, paid_at, cancelled_at,
+       updated_at,
+       CASE WHEN cancelled_at IS NOT NULL THEN 'cancelled'
+            WHEN refunded_minor > 0 THEN 'refunded'
+            WHEN paid_at IS NOT NULL THEN 'paid' ELSE 'placed' END AS status
+FROM orders WHERE client_id = $1 AND store_id = $2
+ORDER BY placed_at DESC, order_id LIMIT $3"""
+
 # Autocomplete: $2 a LIKE prefix pattern, $3 how many.
 TAGS = """
 SELECT tag, sum(clients)::int AS clients FROM store_tags
@@ -68,8 +79,9 @@ WHERE store_id = $1 AND tag LIKE $2
 GROUP BY tag HAVING sum(clients) > 0
 ORDER BY 2 DESC, tag LIMIT $3"""
 
-# The timeline: touches, messages, audit entries and attestations, newest first, keyset on
-# (at, kind, ref) after $3 $4 $5; $6 the page size plus one. Only the client's store's ($2) rows.
+# The timeline: touches, messages, audit entries, attestations and order events, newest first,
+# keyset on (at, kind, ref) after $3 $4 $5; $6 the page size plus one. Only the client's
+# store's ($2) rows.
 TIMELINE = """
 SELECT * FROM (
     (SELECT t.at, 'touch' AS kind, t.request_id AS ref,
@@ -104,6 +116,14 @@ SELECT * FROM (
      FROM attestations t WHERE t.client_id = $1 AND t.store_id = $2
        AND ($5::text IS NULL OR (t.captured_at, 'attestation', t.id::text) < ($3, $4, $5))
      ORDER BY t.captured_at DESC, t.id::text DESC LIMIT $6)
+    UNION ALL
+    (SELECT o.occurred_at, 'order', o.order_id || '|' || o.type,
+            jsonb_build_object('order_id', o.order_id, 'event', o.type,
+                               'amount_minor', o.amount_minor, 'currency', o.currency)
+     FROM order_events o WHERE o.client_id = $1 AND o.store_id = $2
+       AND ($5::text IS NULL
+            OR (o.occurred_at, 'order', o.order_id || '|' || o.type) < ($3, $4, $5))
+     ORDER BY o.occurred_at DESC, o.order_id || '|' || o.type DESC LIMIT $6)
 ) items ORDER BY at DESC, kind DESC, ref DESC LIMIT $6"""
 
 # The audit log of one client, newest first; $3 the seq to go below, $4 the page size plus one.

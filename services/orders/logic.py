@@ -1,0 +1,262 @@
+"""One batch of `orders.events.v1` -> orders, their events, addresses and the clients' stats.
+
+An `order.placed` names its customer, who goes through the one resolver (source label
+`checkout` unless given; matched or created like any upsert, the touch's request id
+`order:<order id>`); later events name the order only. Each event is recorded once, keyed by
+(store, order, type, occurred_at): a replay finds its row and changes nothing. The order's state
+moves only forward (paid and cancelled are stamped once, a refund only raises what was refunded),
+and the stats are not counted up but computed again from the client's orders: so however often
+or in whatever grouping the topic is replayed, the stats come out the same, and a client whose
+stats did not move gets no new version, no audit entry and no event.
+
+Stats, VIP and segment change together in one transaction with their audit entry (actor
+`system` "orders") and `client.updated` naming what changed. An address an order brings is
+saved unless an equal one is there (the first of its type becomes the default). An attestation
+captured with the order is handed to `clients.attestations.v1`. What cannot be used (not an
+order event, an unknown store, key or order, a customer the resolver refuses) is a dead letter
+with its reason on `orders.events.dlq.v1`.
+"""
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+from uuid import UUID
+
+import structlog
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from pydantic import ValidationError
+
+from schemas.common import FieldError
+from schemas.dlq import DeadLetter, Reason
+from schemas.orders import Address, OrderEvent
+from schemas.privacy import AttestationCapture
+from services.orders import sql
+from services.orders.rules import Rules
+from shared import audit
+from shared.audit import Actor, AuditEntry
+from shared.db import Connection, Pool
+from shared.dead_letters import Unreadable, carried, dead_letter, decode_json
+from shared.normalize import InvalidRecordError, field_errors, to_command
+from shared.outbox import add_events, client_event
+from shared.publish import publish_keyed
+from shared.resolver import resolve_batch
+from shared.topics import ATTESTATIONS, ORDERS_DLQ
+
+log = structlog.get_logger(__name__)
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+STATS = ("total_orders", "total_spent_minor", "first_order_at", "last_order_at", "is_vip",
+         "segment")
+ACTOR = Actor("system", None, "orders")
+
+
+@dataclass
+class Item:
+    record: Record
+    body: Any
+    event: OrderEvent
+    client_id: UUID | None = None
+
+
+class Refused(Exception):
+    def __init__(self, reason: Reason, field: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.errors = reason, [FieldError(field=field, message=message)]
+
+
+async def orders_batch(pool: Pool, producer: AIOKafkaProducer, records: Sequence[Record],
+                       rules: Rules) -> int:
+    """Applies the batch; returns how many events were new."""
+    items: list[Item] = []
+    dead: list[DeadLetter] = []
+
+    def refuse(item_record: Record, body: Any, reason: Reason,
+               errors: list[FieldError]) -> None:
+        where = f"{item_record.topic}:{item_record.partition}:{item_record.offset}"
+        dead.append(dead_letter(item_record, body, where, reason, errors, _at(item_record)))
+        log.info("order event rejected", at=where, reason=reason,
+                 errors=[e.model_dump() for e in errors[:5]])
+
+    for record in records:
+        body = decode_json(record.value)
+        try:
+            if isinstance(body, Unreadable):
+                raise Refused("malformed", "payload", body.why)
+            items.append(Item(record, body, OrderEvent.model_validate(body)))
+        except Refused as e:
+            refuse(record, body, e.reason, e.errors)
+        except ValidationError as e:
+            refuse(record, body, "invalid", field_errors(e))
+        except Exception as e:  # input we did not foresee is still only input
+            refuse(record, body, "malformed", [FieldError(
+                field="payload", message=f"could not be processed ({type(e).__name__})")])
+
+    for item, error in await _find_clients(pool, items):
+        refuse(item.record, item.body, error.reason, error.errors)
+    ready = [i for i in items if i.client_id is not None]
+    new = 0
+    if ready:
+        async with pool.acquire() as conn, conn.transaction():
+            new = await _apply(conn, ready, rules)
+    await publish_keyed(producer, ATTESTATIONS, [
+        (f"{i.event.store_id}:order:{i.event.order_id}", _attestation(i)) for i in ready
+        if i.event.attestation is not None])
+    await publish_keyed(producer, ORDERS_DLQ, [(d.request_id, carried(d)) for d in dead])
+    return new
+
+
+async def _find_clients(pool: Pool, items: list[Item]) -> list[tuple[Item, Refused]]:
+    """Sets each item's client: a placed order's through the resolver, a later event's from
+    its order (placed earlier, or in this batch). The items that have none, and why."""
+    refused: list[tuple[Item, Refused]] = []
+    placed = [i for i in items if i.event.type == "order.placed"]
+    regions = {r["id"]: r["region"] for r in await pool.fetch(
+        sql.STORES, list({i.event.store_id for i in placed}))} if placed else {}
+    keys = {r["id"]: r["store_id"] for r in await pool.fetch(
+        sql.KEYS, [i.event.integration_key_id for i in placed if i.event.integration_key_id])}
+    commands, resolving = [], []
+    for i in placed:
+        e = i.event
+        assert e.customer is not None
+        if e.store_id not in regions:
+            refused.append((i, Refused("invalid", "store_id", "no such store")))
+        elif e.integration_key_id and keys.get(e.integration_key_id) != e.store_id:
+            refused.append((i, Refused("invalid", "integration_key_id",
+                                       "not a key of this store")))
+        else:
+            try:
+                commands.append(to_command(
+                    e.customer, request_id=f"order:{e.order_id}", store_id=e.store_id,
+                    region=regions[e.store_id], integration_key_id=e.integration_key_id,
+                    source_label=e.source_label, received_at=e.occurred_at))
+                resolving.append(i)
+            except InvalidRecordError as err:
+                refused.append((i, Refused("invalid", "customer", "; ".join(
+                    f"{x.field}: {x.message}" for x in err.errors))))
+    for i, result in zip(resolving, await resolve_batch(pool, commands), strict=True):
+        if result.client_id is None:
+            refused.append((i, Refused("invalid", "customer", "; ".join(
+                f"{x.field}: {x.message}" for x in result.errors) or result.outcome)))
+        else:
+            i.client_id = result.client_id
+
+    in_batch = {(i.event.store_id, i.event.order_id): i.client_id for i in placed
+                if i.client_id is not None}
+    later = [i for i in items if i.event.type != "order.placed"]
+    known = {(r["store_id"], r["order_id"]): r["client_id"] for r in await pool.fetch(
+        sql.KNOWN, [i.event.store_id for i in later], [i.event.order_id for i in later])
+             } if later else {}
+    for i in later:
+        key = (i.event.store_id, i.event.order_id)
+        i.client_id = known.get(key) or in_batch.get(key)
+        if i.client_id is None:
+            refused.append((i, Refused("invalid", "order_id",
+                                       "no such order in this store (order.placed first)")))
+    return refused
+
+
+async def _apply(conn: Connection, items: list[Item], rules: Rules) -> int:
+    now = rules.now()
+    events = [i.event for i in items]
+    recorded = await conn.fetch(
+        sql.RECORD_EVENTS, [e.store_id for e in events], [e.order_id for e in events],
+        [e.type for e in events], [e.occurred_at for e in events],
+        [i.client_id for i in items],
+        [e.total_minor if e.type == "order.placed" else e.refunded_minor for e in events],
+        [e.currency for e in events])
+    fresh = {(r["store_id"], r["order_id"], r["type"], r["occurred_at"]) for r in recorded}
+    new = [i for i in items if (i.event.store_id, i.event.order_id, i.event.type,
+                                i.event.occurred_at) in fresh]
+    if not new:
+        return 0
+    placed = [i for i in new if i.event.type == "order.placed"]
+    if placed:
+        await conn.execute(sql.APPLY, *_order_columns(placed), now)
+    changes = [i for i in new if i.event.type != "order.placed"]
+    if changes:
+        await conn.execute(
+            sql.UPDATE_ORDERS, [i.event.store_id for i in changes],
+            [i.event.order_id for i in changes],
+            [i.event.occurred_at if i.event.type == "order.paid" else None for i in changes],
+            [i.event.occurred_at if i.event.type == "order.cancelled" else None
+             for i in changes],
+            [i.event.refunded_minor for i in changes], now)
+    await _save_addresses(conn, placed, now)
+    await _restat(conn, list({i.client_id for i in new if i.client_id}), rules, now,
+                  command_id="orders:" + ",".join(sorted({i.event.order_id for i in new}))[:120])
+    return len(new)
+
+
+async def _restat(conn: Connection, client_ids: list[UUID], rules: Rules, now: datetime,
+                  command_id: str | None) -> None:
+    """The clients' stats from their orders; the changed ones written with an audit entry and
+    client.updated each."""
+    rows = await conn.fetch(sql.STATS, client_ids, now, *rules.args())
+    changed: list[dict[str, Any]] = []
+    for r in rows:
+        after = {k: r["new_" + k] for k in STATS}
+        before = {k: r[k] for k in STATS}
+        if after != before:
+            changed.append({"id": r["id"], "before": before, "after": after})
+    if not changed:
+        return
+    written = await conn.fetch(sql.SET_STATS, [c["id"] for c in changed],
+                               *([c["after"][k] for c in changed] for k in STATS), now)
+    by_id = {c["id"]: c for c in changed}
+    entries, events = [], []
+    for row in written:
+        c = by_id[row["id"]]
+        diff = {k: [c["before"][k], c["after"][k]] for k in STATS
+                if c["before"][k] != c["after"][k]}
+        entries.append(AuditEntry(store_id=row["store_id"], client_id=row["id"],
+                                  client_version=row["version"], at=now, actor=ACTOR,
+                                  action="order_stats", changes=diff, command_id=command_id))
+        events.append(client_event("client.updated", dict(row), now, list(diff)))
+    await audit.record(conn, entries)
+    await add_events(conn, events)
+
+
+async def _save_addresses(conn: Connection, placed: list[Item], now: datetime) -> None:
+    rows: list[tuple[Item, str, Address]] = [
+        (i, kind, address) for i in placed
+        for kind, address in (("billing", i.event.billing_address),
+                              ("shipping", i.event.shipping_address)) if address is not None]
+    if not rows:
+        return
+    fields = ("first_name", "last_name", "company", "address1", "address2", "city", "state",
+              "pincode", "country", "phone")
+    await conn.execute(
+        sql.ADDRESSES, [i.event.store_id for i, _, _ in rows], [i.client_id for i, _, _ in rows],
+        [kind for _, kind, _ in rows],
+        *([getattr(a, f) for _, _, a in rows] for f in fields),
+        [fingerprint(a) for _, _, a in rows], ["order"] * len(rows), now)
+
+
+def fingerprint(a: Address) -> str:
+    """An address as compared for equality: each part case-folded, accents and spacing and
+    punctuation aside ("12, Main St." = "12 main st")."""
+    parts = [a.address1, a.address2, a.city, a.state, a.pincode, a.country]
+    text = "|".join(p or "" for p in parts)
+    folded = unicodedata.normalize("NFKD", text).casefold()
+    return "".join(ch for ch in folded if ch.isalnum() or ch == "|")
+
+
+def _order_columns(placed: list[Item]) -> list[list[Any]]:
+    e = [i.event for i in placed]
+    return [[x.store_id for x in e], [x.order_id for x in e], [i.client_id for i in placed],
+            [x.currency for x in e], [x.total_minor for x in e], [0] * len(e),
+            [x.occurred_at for x in e], [None] * len(e), [None] * len(e), [True] * len(e)]
+
+
+def _attestation(i: Item) -> AttestationCapture:
+    a, e = i.event.attestation, i.event
+    assert a is not None
+    return AttestationCapture(
+        capture_id=f"order:{e.order_id}", store_id=e.store_id, client_id=i.client_id,
+        source_label=e.source_label, text=a.text, version=a.version,
+        captured_at=a.captured_at or e.occurred_at, ip=a.ip, user_agent=a.user_agent)
+
+
+def _at(record: Record) -> datetime:
+    return datetime.fromtimestamp(record.timestamp / 1000, UTC)

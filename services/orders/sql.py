@@ -1,0 +1,114 @@
+"""The orders service's SQL."""
+
+STORES = "SELECT id, region FROM stores WHERE id = ANY ($1::uuid[])"
+KEYS = "SELECT id, store_id FROM integration_keys WHERE id = ANY ($1::uuid[])"
+# The orders later events name: their client.
+KNOWN = """
+SELECT o.store_id, o.order_id, o.client_id FROM orders o
+JOIN unnest($1::uuid[], $2::text[]) AS k(store_id, order_id) USING (store_id, order_id)"""
+
+# Each event once: the ones this returns are new ($1-$7: store, order, type, occurred_at,
+# client, amount, currency).
+RECORD_EVENTS = """
+INSERT INTO order_events (store_id, order_id, type, occurred_at, client_id, amount_minor,
+                          currency)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::uuid[],
+                     $6::bigint[], $7::text[])
+ON CONFLICT DO NOTHING
+RETURNING store_id, order_id, type, occurred_at, client_id, amount_minor, currency"""
+
+# An order's state from its new events, in one statement: placed makes it (the first placed
+# wins), paid and cancelled stamp it once, refunded raises what was refunded (never lowers).
+APPLY = """
+INSERT INTO orders AS o (store_id, order_id, client_id, currency, total_minor, refunded_minor,
+                         placed_at, paid_at, cancelled_at, updated_at)
+SELECT store_id, order_id, client_id, currency, total_minor, refunded_minor, placed_at,
+       paid_at, cancelled_at, $11
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[],
+            $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::bool[])
+     AS e(store_id, order_id, client_id, currency, total_minor, refunded_minor, placed_at,
+          paid_at, cancelled_at, placed)
+WHERE placed
+ON CONFLICT (store_id, order_id) DO NOTHING"""
+
+UPDATE_ORDERS = """
+UPDATE orders o
+SET paid_at = coalesce(o.paid_at, e.paid_at),
+    cancelled_at = coalesce(o.cancelled_at, e.cancelled_at),
+    refunded_minor = greatest(o.refunded_minor, coalesce(e.refunded_minor, 0)),
+    updated_at = $6
+FROM (SELECT store_id, order_id, min(paid_at) AS paid_at, min(cancelled_at) AS cancelled_at,
+             max(refunded_minor) AS refunded_minor
+      FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[])
+           AS u(store_id, order_id, paid_at, cancelled_at, refunded_minor)
+      GROUP BY store_id, order_id) e
+WHERE o.store_id = e.store_id AND o.order_id = e.order_id"""
+
+ADDRESSES = """
+INSERT INTO client_addresses (id, store_id, client_id, type, is_default, first_name, last_name,
+                              company, address1, address2, city, state, pincode, country,
+                              phone, fingerprint, source, created_at, updated_at)
+SELECT gen_random_uuid(), a.store_id, a.client_id, a.type,
+       NOT EXISTS (SELECT 1 FROM client_addresses d
+                   WHERE d.client_id = a.client_id AND d.type = a.type AND d.is_default),
+       a.first_name, a.last_name, a.company, a.address1, a.address2, a.city, a.state,
+       a.pincode, a.country, a.phone, a.fingerprint, 'order', $16, $16
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+            $13::text[], $14::text[], $15::text[])
+     AS a(store_id, client_id, type, first_name, last_name, company, address1, address2, city,
+          state, pincode, country, phone, fingerprint, source)
+ON CONFLICT (client_id, type, fingerprint) DO NOTHING"""
+
+# The stats of these clients as their orders make them, with VIP and segment by the rules
+# ($3 VIP orders, $4 VIP spend in major units, $5-$8 the segment rules at $2 now), beside what
+# the client row holds (locked); $1 the clients.
+STATS = """
+SELECT c.id, c.total_orders, c.total_spent_minor, c.first_order_at, c.last_order_at,
+       c.is_vip, c.segment, s.total_orders AS new_total_orders,
+       s.total_spent_minor AS new_total_spent_minor, s.first_order_at AS new_first_order_at,
+       s.last_order_at AS new_last_order_at, v.is_vip AS new_is_vip,
+       client_segment(s.total_orders, v.is_vip, s.last_order_at, $2, $5, $6, $7, $8)
+           AS new_segment
+FROM clients c
+CROSS JOIN LATERAL (
+    SELECT count(*)::int AS total_orders,
+           coalesce(sum(total_minor - least(refunded_minor, total_minor)), 0)::bigint
+               AS total_spent_minor,
+           min(placed_at) AS first_order_at, max(placed_at) AS last_order_at,
+           max(currency) AS currency
+    FROM orders o WHERE o.client_id = c.id AND o.cancelled_at IS NULL) s
+CROSS JOIN LATERAL (
+    SELECT s.total_orders >= $3
+           OR s.total_spent_minor >= $4::numeric * 10 ^ minor_digits(coalesce(s.currency, ''))
+           AS is_vip) v
+WHERE c.id = ANY ($1::uuid[])
+ORDER BY c.id FOR UPDATE OF c"""
+
+SET_STATS = """
+UPDATE clients c
+SET total_orders = u.total_orders, total_spent_minor = u.total_spent_minor,
+    first_order_at = u.first_order_at, last_order_at = u.last_order_at, is_vip = u.is_vip,
+    segment = u.segment, version = c.version + 1, updated_at = $8
+FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::timestamptz[], $5::timestamptz[],
+            $6::bool[], $7::text[])
+     AS u(id, total_orders, total_spent_minor, first_order_at, last_order_at, is_vip, segment)
+WHERE c.id = u.id
+RETURNING c.*"""
+
+# The daily job: live clients whose segment time has moved ($1 now, $2-$5 the rules), in
+# slices of $6 after the id $7 (each its own transaction); the rows as they are after.
+MOVE_SEGMENTS = """
+WITH due AS (
+    SELECT id, segment AS before FROM clients
+    WHERE deleted_at IS NULL AND total_orders > 0 AND id > $7
+      AND segment IS DISTINCT FROM client_segment(total_orders, is_vip, last_order_at, $1,
+                                                  $2, $3, $4, $5)
+    ORDER BY id LIMIT $6
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE clients c
+SET segment = client_segment(c.total_orders, c.is_vip, c.last_order_at, $1, $2, $3, $4, $5),
+    version = c.version + 1, updated_at = $1
+FROM due WHERE c.id = due.id
+RETURNING c.*, due.before AS segment_before"""

@@ -1,0 +1,219 @@
+"""Orders feed the client, on the real broker and database: an order for a new email creates
+the client (source `checkout`); stats follow placed / paid / refunded / cancelled and a replay
+changes nothing; VIP flips at exactly the thresholds; addresses are saved once; segments move
+with time alone (the clock injected); what cannot be used is dead-lettered."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from services.orders.rules import Rules
+from services.orders.segments import move_segments
+from shared.db import Pool
+from shared.settings import Settings
+from shared.topics import EVENTS, ORDERS, ORDERS_DLQ
+from tests.conftest import Pipeline, eventually
+from tests.support.api_helpers import Shop
+from tests.support.kafka_helpers import Watcher, committed_total, end_offsets, produce
+
+pytestmark = pytest.mark.usefixtures("pipeline")  # its orders service applies the events
+
+T0 = datetime.now(UTC) - timedelta(days=3)
+
+
+def order(shop: Shop, kind: str, order_id: str, at: datetime, **fields: Any) -> dict[str, Any]:
+    return {"type": f"order.{kind}", "store_id": str(shop.store.id), "order_id": order_id,
+            "occurred_at": at.isoformat(), "currency": "USD", **fields}
+
+
+def placed(shop: Shop, order_id: str, email: str, total: int, at: datetime = T0,
+           **fields: Any) -> dict[str, Any]:
+    return order(shop, "placed", order_id, at, total_minor=total,
+                 customer={"email": email, "name": "Olive Order"}, **fields)
+
+
+async def send(settings: Settings, shop: Shop, events: list[dict[str, Any]]) -> None:
+    await produce(settings.kafka_bootstrap_servers, ORDERS, events,
+                  keys=[f"{shop.store.id}:{e['order_id']}" for e in events])
+
+
+async def client_of(pool: Pool, shop: Shop, email: str) -> dict[str, Any] | None:
+    row = await pool.fetchrow("SELECT * FROM clients WHERE store_id = $1 AND email_key = $2 "
+                              "AND deleted_at IS NULL", shop.store.id, email.lower())
+    return None if row is None else dict(row)
+
+
+async def until(pool: Pool, shop: Shop, email: str, **expected: Any) -> dict[str, Any]:
+    """The client once its columns are as expected."""
+    found: dict[str, Any] = {}
+
+    async def there() -> bool:
+        nonlocal found
+        found = await client_of(pool, shop, email) or {}
+        return bool(found) and all(found.get(k) == v for k, v in expected.items())
+    try:
+        await eventually(there, within=30)
+    except TimeoutError:
+        pytest.fail(f"expected {expected}, have { {k: found.get(k) for k in expected} }")
+    return found
+
+
+async def test_an_order_for_a_new_email_creates_the_client_from_checkout(
+        settings: Settings, shop: Shop, pool: Pool, http: httpx.AsyncClient) -> None:
+    address = {"address1": "12 Main St", "city": "Springfield", "state": "IL",
+               "pincode": "62701", "country": "US"}
+    await send(settings, shop, [placed(shop, "A-1", "new.buyer@orders-shop.com", 12_345,
+                                       shipping_address=address, billing_address=address)])
+    client = await until(pool, shop, "new.buyer@orders-shop.com", total_orders=1)
+    assert client["source_label"] == "checkout"
+    assert (client["total_spent_minor"], client["avg_order_value_minor"]) == (12_345, 12_345)
+    assert client["segment"] == "new"
+    assert client["is_vip"] is False
+    listed = (await http.get(f"/v1/clients/{client['id']}/orders",
+                             headers=shop.auth("viewer"))).json()["orders"]
+    assert [(o["order_id"], o["status"], o["total_minor"]) for o in listed] == [
+        ("A-1", "placed", 12_345)]
+    addresses = await pool.fetch("SELECT type, is_default, source FROM client_addresses "
+                                 "WHERE client_id = $1 ORDER BY type", client["id"])
+    assert [tuple(a) for a in addresses] == [("billing", True, "order"),
+                                             ("shipping", True, "order")]
+    timeline = (await http.get(f"/v1/clients/{client['id']}/timeline",
+                               headers=shop.auth("viewer"))).json()["items"]
+    assert {"order_id": "A-1", "event": "order.placed", "amount_minor": 12_345,
+            "currency": "USD"} in [i["detail"] for i in timeline if i["kind"] == "order"]
+    view = (await http.get(f"/v1/clients/{client['id']}", headers=shop.auth("viewer"))).json()
+    assert (view["total_orders"], view["segment"]) == (1, "new")
+
+
+async def test_stats_follow_each_kind_of_event_and_a_replay_changes_nothing(
+        settings: Settings, pipeline: Pipeline, shop: Shop, pool: Pool) -> None:
+    email = "stats@orders-shop.com"
+    events = [placed(shop, "S-1", email, 10_000), placed(shop, "S-2", email, 5_000,
+                                                         T0 + timedelta(hours=1)),
+              order(shop, "paid", "S-1", T0 + timedelta(hours=2)),
+              order(shop, "refunded", "S-1", T0 + timedelta(hours=3), refunded_minor=2_500),
+              order(shop, "cancelled", "S-2", T0 + timedelta(hours=4))]
+    async with Watcher(settings.kafka_bootstrap_servers, EVENTS) as watcher:
+        await send(settings, shop, events)
+        client = await until(pool, shop, email, total_orders=1, total_spent_minor=7_500)
+        updates = await watcher.take(lambda v: v["client"]["id"] == str(client["id"])
+                                     and v["type"] == "client.updated"
+                                     and v["client"]["total_spent_minor"] == 7_500)
+    assert "total_spent_minor" in updates[0]["changed"]
+    assert client["first_order_at"] == client["last_order_at"] == T0
+    version = client["version"]
+    entries = await pool.fetchval("SELECT count(*) FROM audit_log WHERE client_id = $1",
+                                  client["id"])
+
+    await send(settings, shop, [*events, events[0]])  # the topic replayed, regrouped
+    await consumed_everything(settings, pipeline)
+    after = await client_of(pool, shop, email)
+    assert after is not None
+    assert (after["version"], after["total_orders"], after["total_spent_minor"]) == (
+        version, 1, 7_500)
+    assert await pool.fetchval("SELECT count(*) FROM audit_log WHERE client_id = $1",
+                               client["id"]) == entries
+    status = await pool.fetch("SELECT order_id, paid_at IS NOT NULL AS paid, refunded_minor, "
+                              "cancelled_at IS NOT NULL AS cancelled FROM orders "
+                              "WHERE client_id = $1 ORDER BY order_id", client["id"])
+    assert [tuple(r) for r in status] == [("S-1", True, 2_500, False), ("S-2", False, 0, True)]
+
+
+async def consumed_everything(settings: Settings, pipeline: Pipeline) -> None:
+    """The orders consumer has committed past everything on its topic."""
+    end = await end_offsets(settings.kafka_bootstrap_servers, ORDERS)
+    group = pipeline.settings.group_prefix + "orders"
+
+    async def caught_up() -> bool:
+        return await committed_total(settings.kafka_bootstrap_servers, group, ORDERS) >= end
+    await eventually(caught_up)
+
+
+async def test_vip_flips_at_exactly_ten_orders_and_at_the_spend_threshold(
+        settings: Settings, shop: Shop, pool: Pool) -> None:
+    many = "many@orders-shop.com"
+    await send(settings, shop, [placed(shop, f"M-{n}", many, 100, T0 + timedelta(minutes=n))
+                                for n in range(9)])
+    client = await until(pool, shop, many, total_orders=9)
+    assert client["is_vip"] is False
+    assert client["segment"] == "loyal"
+    await send(settings, shop, [placed(shop, "M-9", many, 100, T0 + timedelta(minutes=9))])
+    client = await until(pool, shop, many, total_orders=10)
+    assert client["is_vip"] is True
+    assert client["segment"] == "vip"
+
+    big = "big@orders-shop.com"
+    await send(settings, shop, [placed(shop, "B-1", big, 4_999_999)])  # 49,999.99 USD
+    assert (await until(pool, shop, big, total_orders=1))["is_vip"] is False
+    await send(settings, shop, [placed(shop, "B-2", big, 1, T0 + timedelta(minutes=1))])
+    assert (await until(pool, shop, big, total_orders=2))["is_vip"] is True  # 50,000.00
+    await send(settings, shop, [order(shop, "refunded", "B-2", T0 + timedelta(minutes=2),
+                                      refunded_minor=1)])
+    assert (await until(pool, shop, big, total_spent_minor=4_999_999))["is_vip"] is False
+
+
+async def test_an_equal_address_is_saved_once_and_the_first_of_a_type_is_the_default(
+        settings: Settings, shop: Shop, pool: Pool) -> None:
+    email = "addresses@orders-shop.com"
+    home = {"address1": "12, Main St.", "city": "Springfield", "pincode": "62701"}
+    same = {"address1": "12 main st", "city": "SPRINGFIELD", "pincode": "62701 "}
+    work = {"address1": "1 Market Plaza", "city": "San Francisco"}
+    await send(settings, shop, [
+        placed(shop, "D-1", email, 100, shipping_address=home),
+        placed(shop, "D-2", email, 100, T0 + timedelta(minutes=1), shipping_address=same),
+        placed(shop, "D-3", email, 100, T0 + timedelta(minutes=2), shipping_address=work)])
+    client = await until(pool, shop, email, total_orders=3)
+    rows = await pool.fetch("SELECT address1, is_default FROM client_addresses "
+                            "WHERE client_id = $1 AND type = 'shipping' ORDER BY created_at, "
+                            "address1", client["id"])
+    assert sorted((r["address1"], r["is_default"]) for r in rows) == [
+        ("1 Market Plaza", False), ("12, Main St.", True)]
+
+
+async def test_segments_move_with_time_alone(settings: Settings, shop: Shop,
+                                             pool: Pool) -> None:
+    once, loyal = "once@orders-shop.com", "loyal@orders-shop.com"
+    await send(settings, shop, [placed(shop, "N-1", once, 500)] + [
+        placed(shop, f"L-{n}", loyal, 500, T0 + timedelta(minutes=n)) for n in range(5)])
+    first = await until(pool, shop, once, total_orders=1, segment="new")
+    regular = await until(pool, shop, loyal, total_orders=5, segment="loyal")
+    rules = Rules.of(settings)
+
+    assert await move_segments(pool, rules, datetime.now(UTC)) >= 0  # nothing of ours moves
+    assert (await client_of(pool, shop, once) or {})["segment"] == "new"
+    await move_segments(pool, rules, T0 + timedelta(days=31))
+    assert (await client_of(pool, shop, once) or {})["segment"] is None
+    assert (await client_of(pool, shop, loyal) or {})["segment"] == "loyal"
+    await move_segments(pool, rules, T0 + timedelta(days=91))
+    moved = await client_of(pool, shop, loyal)
+    assert moved is not None
+    assert moved["segment"] == "at_risk"
+    assert moved["version"] == regular["version"] + 1
+    entry = await pool.fetchrow("SELECT action, changes FROM audit_log WHERE client_id = $1 "
+                                "ORDER BY seq DESC LIMIT 1", regular["id"])
+    assert entry is not None
+    assert (entry["action"], entry["changes"]) == ("segment", {"segment": ["loyal",
+                                                                           "at_risk"]})
+    assert (await client_of(pool, shop, once) or {})["segment"] == "at_risk"
+    assert first["id"] != regular["id"]
+
+
+async def test_what_cannot_be_used_is_dead_lettered_and_its_neighbour_is_applied(
+        settings: Settings, shop: Shop, pool: Pool) -> None:
+    unknown = order(shop, "paid", f"nope-{uuid.uuid4().hex[:6]}", T0)
+    no_customer = order(shop, "placed", "X-1", T0, total_minor=5)
+    bad_currency = placed(shop, "X-2", "x2@orders-shop.com", 5, currency="dollars")
+    good = placed(shop, "X-3", "good@orders-shop.com", 5)
+    async with Watcher(settings.kafka_bootstrap_servers, ORDERS_DLQ) as dlq:
+        await produce(settings.kafka_bootstrap_servers, ORDERS,
+                      [unknown, no_customer, bad_currency, b"{not json", good],
+                      keys=[str(shop.store.id)] * 5)
+        letters = await dlq.take(lambda v: v["source"]["topic"] == ORDERS, count=4)
+    reasons = sorted((x["reason"], x["errors"][0]["field"]) for x in letters)
+    assert reasons == [("invalid", "currency"), ("invalid", "order_id"), ("invalid", "record"),
+                       ("malformed", "payload")]
+    await until(pool, shop, "good@orders-shop.com", total_orders=1)
+
