@@ -113,3 +113,19 @@ class Problem(Contract):
     error: str
     errors: list[FieldError] = Field(default_factory=list)
     scope: str | None = Field(default=None, description="403: the scope the token lacks")
+
+
+class SegmentCount(Contract):
+    label: str
+    count: int
+
+
+class CustomerSegments(Contract):
+    """Seed 004's shape: each segment's live clients (vip: every VIP), and all live clients."""
+
+    new: SegmentCount
+    returning: SegmentCount
+    loyal: SegmentCount
+    vip: SegmentCount
+    at_risk: SegmentCount
+    total: SegmentCount

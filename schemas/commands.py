@@ -60,6 +60,8 @@ class ClientChanges(Contract):
     status: Status | None = None
     credit_limit: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2,
                                          description="null removes it")
+    accepts_marketing: bool | None = Field(default=None, description="the client's marketing "
+                                           "consent (when and by whom: audited)")
 
     @model_serializer(mode="wrap")
     def _only_given(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:

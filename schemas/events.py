@@ -50,6 +50,11 @@ class ClientSnapshot(Contract):
     is_vip: bool = Field(default=False, description="CUSTOMERS_VIP_ORDER_THRESHOLD orders or "
                          "CUSTOMERS_VIP_SPEND_THRESHOLD spent")
     segment: Segment | None = Field(default=None, description="README, \"Orders\"")
+    accepts_marketing: bool = False
+    marketing_consent_at: datetime | None = Field(default=None, description="when consent "
+                                                  "last changed")
+    marketing_consent_source: str | None = Field(default=None, description="where it changed: "
+                                                 "a source label, a member, an order source")
 
 
 class ClientEvent(Contract):

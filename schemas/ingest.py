@@ -52,6 +52,8 @@ class ClientFields(Contract):
     type: ClientType = "retail"
     tags: list[TagText] = Field(default_factory=list, max_length=MAX_TAGS)
     notes: Notes | None = None
+    accepts_marketing: bool | None = Field(default=None, description="the client's marketing "
+                                           "consent, when the source knows it (absent: kept)")
 
     @field_validator("external_id", "email", "phone", "name", "first_name", "last_name",
                      "company", "notes", mode="before")

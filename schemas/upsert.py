@@ -34,6 +34,8 @@ class UpsertCommand(Contract):
     type: ClientType | None = Field(default=None, description="absent: retail on create")
     tags: list[CleanStr] = Field(default_factory=list)
     notes: CleanStr | None = None
+    accepts_marketing: bool | None = Field(default=None, description="given: the client's "
+                                           "consent from now on; absent: kept")
     on_match: OnMatch = "fill"
     received_at: datetime
 

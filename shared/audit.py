@@ -14,7 +14,7 @@ ActorType = Literal["integration_key", "import", "member", "public_key", "system
 
 # The fields of a client whose changes are audited (and named in client.updated's `changed`).
 AUDITED = ("name", "first_name", "last_name", "email", "phone", "company", "type", "tags",
-           "notes", "external_ids", "status", "credit_limit", "archived")
+           "notes", "external_ids", "status", "credit_limit", "archived", "accepts_marketing")
 
 INSERT = """
 INSERT INTO audit_log (store_id, client_id, client_version, at, actor_type, actor_id,
@@ -49,7 +49,8 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, li
 
 def created(snapshot: Mapping[str, Any]) -> dict[str, list[Any]]:
     """A new client's entry: each audited field it has, from nothing."""
-    return {f: [None, snapshot[f]] for f in AUDITED if snapshot.get(f) not in (None, [], {})}
+    return {f: [None, snapshot[f]] for f in AUDITED
+            if snapshot.get(f) not in (None, [], {}) and snapshot.get(f) is not False}
 
 
 async def record(conn: Connection, entries: Sequence[AuditEntry]) -> None:

@@ -210,11 +210,17 @@ def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str,
         "source_label": c.source_label, "source_external_id": c.external_id,
         "source_integration_key_id": c.integration_key_id,
         "created_at": now, "updated_at": now, "version": 1, "status": "ACTIVE",
-        "credit_limit": None,
+        "credit_limit": None, "accepts_marketing": bool(c.accepts_marketing),
+        "marketing_consent_at": now if c.accepts_marketing is not None else None,
+        "marketing_consent_source": c.source_label if c.accepts_marketing is not None else None,
     }
 
 
 def _apply_match(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> None:
+    if c.accepts_marketing is not None and c.accepts_marketing != snapshot["accepts_marketing"]:
+        # consent is the client's latest choice, whatever on_match says about other fields
+        snapshot.update(accepts_marketing=c.accepts_marketing, marketing_consent_at=plan.now,
+                        marketing_consent_source=c.source_label)
     if c.on_match == "fill":
         _fill_blanks(snapshot, c, plan)
     elif c.on_match == "update":
@@ -262,7 +268,8 @@ async def _insert_clients(conn: Connection, plan: _Plan) -> None:
     rows = sorted(plan.created.values(), key=lambda s: (str(s["store_id"]), s["email_key"] or ""))
     cols = ("id", "store_id", "name", "first_name", "last_name", "email", "email_key", "phone",
             "company", "type", "tags", "notes", "external_ids", "source_label",
-            "source_external_id", "source_integration_key_id", "created_at", "updated_at")
+            "source_external_id", "source_integration_key_id", "created_at", "updated_at",
+            "accepts_marketing", "marketing_consent_at", "marketing_consent_source")
     inserted = await conn.fetch(sql.INSERT_CLIENTS, *_columns(rows, cols))
     if len(inserted) != len(rows):
         raise ConcurrentCreateError("a client with one of these emails was created meanwhile")
@@ -288,7 +295,8 @@ async def _update_matched(conn: Connection, plan: _Plan) -> list[ClientEvent]:
             changed.append((after, fields))
     if changed:
         cols = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
-                "type", "tags", "notes", "external_ids", "updated_at", "version")
+                "type", "tags", "notes", "external_ids", "updated_at", "version",
+                "accepts_marketing", "marketing_consent_at", "marketing_consent_source")
         await conn.execute(sql.UPDATE_CLIENTS, *_columns([s for s, _ in changed], cols))
     return [client_event("client.updated", s, plan.now, fields) for s, fields in changed]
 

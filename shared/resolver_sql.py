@@ -30,7 +30,8 @@ LOCK_CLIENTS = """
 SELECT id, store_id, name, first_name, last_name, email, email_key, phone, company, type,
        tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
        created_at, updated_at, version, status, credit_limit, total_orders, total_spent_minor,
-       avg_order_value_minor, first_order_at, last_order_at, is_vip, segment
+       avg_order_value_minor, first_order_at, last_order_at, is_vip, segment,
+       accepts_marketing, marketing_consent_at, marketing_consent_source
 FROM clients
 WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
 ORDER BY id FOR UPDATE"""
@@ -38,17 +39,21 @@ ORDER BY id FOR UPDATE"""
 INSERT_CLIENTS = """
 INSERT INTO clients (id, store_id, name, first_name, last_name, email, email_key, phone,
        company, type, tags, notes, external_ids, source_label, source_external_id,
-       source_integration_key_id, created_at, updated_at)
+       source_integration_key_id, created_at, updated_at, accepts_marketing,
+       marketing_consent_at, marketing_consent_source)
 SELECT u.id, u.store_id, u.name, u.first_name, u.last_name, u.email, u.email_key, u.phone,
        u.company, u.type, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.notes,
        u.external_ids::jsonb, u.source_label, u.source_external_id, u.source_integration_key_id,
-       u.created_at, u.updated_at
+       u.created_at, u.updated_at, u.accepts_marketing, u.marketing_consent_at,
+       u.marketing_consent_source
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-            $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::timestamptz[])
+            $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::timestamptz[],
+            $19::bool[], $20::timestamptz[], $21::text[])
   AS u(id, store_id, name, first_name, last_name, email, email_key, phone, company, type, tags,
        notes, external_ids, source_label, source_external_id, source_integration_key_id,
-       created_at, updated_at)
+       created_at, updated_at, accepts_marketing, marketing_consent_at,
+       marketing_consent_source)
 ON CONFLICT (store_id, email_key) WHERE deleted_at IS NULL AND email_key IS NOT NULL DO NOTHING
 RETURNING id"""
 
@@ -57,12 +62,15 @@ UPDATE clients c
 SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u.email,
     email_key = u.email_key, phone = u.phone, company = u.company, type = u.type,
     tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), notes = u.notes,
-    external_ids = u.external_ids::jsonb, updated_at = u.updated_at, version = u.version
+    external_ids = u.external_ids::jsonb, updated_at = u.updated_at, version = u.version,
+    accepts_marketing = u.accepts_marketing, marketing_consent_at = u.marketing_consent_at,
+    marketing_consent_source = u.marketing_consent_source
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
-            $14::int[])
+            $14::int[], $15::bool[], $16::timestamptz[], $17::text[])
   AS u(id, name, first_name, last_name, email, email_key, phone, company, type, tags, notes,
-       external_ids, updated_at, version)
+       external_ids, updated_at, version, accepts_marketing, marketing_consent_at,
+       marketing_consent_source)
 WHERE c.id = u.id"""
 
 # Invariant 9, one live client per (integration key, external id): a mapping is never taken from

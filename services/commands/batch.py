@@ -32,7 +32,7 @@ from shared.outbox import add_events
 
 COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
            "notes", "type", "tags", "status", "credit_limit", "deleted_at", "version",
-           "updated_at")
+           "updated_at", "accepts_marketing", "marketing_consent_at", "marketing_consent_source")
 
 
 def needs_one_at_a_time(c: ClientCommand) -> bool:
@@ -185,6 +185,9 @@ def _commit(c: ClientCommand, before: dict[str, Any], after: dict[str, Any],
     its audit entry and its event."""
     after.update(version=before["version"] + 1, updated_at=now,
                  deleted_at=(before["deleted_at"] or now) if after["archived"] else None)
+    if after["accepts_marketing"] != before["accepts_marketing"]:  # when, and from where
+        after.update(marketing_consent_at=now,
+                     marketing_consent_source=f"{c.actor.type}: {c.actor.name or c.actor.id}")
     rows[after["id"]] = changed[after["id"]] = after
     entries.append(entry_of(c, after, diff, now))
     events.append(event_of(c, after, list(diff), now))

@@ -66,7 +66,7 @@ def _update(after: dict[str, Any], c: ClientCommand, region: str) -> None:
     assert c.changes is not None
     for field in c.changes.model_fields_set:
         value = getattr(c.changes, field)
-        if field in ("name", "type", "status") and value is None:
+        if field in ("name", "type", "status", "accepts_marketing") and value is None:
             raise Refused("rejected", field, f"{field} cannot be cleared")
         if field == "email" and value is not None and (why := check_email(value)):
             raise Refused("rejected", "email", why)

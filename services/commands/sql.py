@@ -24,12 +24,16 @@ SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u
     email_key = u.email_key, phone = u.phone, company = u.company, notes = u.notes,
     type = u.type, tags = ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)),
     status = u.status, credit_limit = u.credit_limit, deleted_at = u.deleted_at,
-    version = u.version, updated_at = u.updated_at
+    version = u.version, updated_at = u.updated_at, accepts_marketing = u.accepts_marketing,
+    marketing_consent_at = u.marketing_consent_at,
+    marketing_consent_source = u.marketing_consent_source
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[],
-            $14::timestamptz[], $15::int[], $16::timestamptz[])
+            $14::timestamptz[], $15::int[], $16::timestamptz[], $17::bool[], $18::timestamptz[],
+            $19::text[])
   AS u(id, name, first_name, last_name, email, email_key, phone, company, notes, type, tags,
-       status, credit_limit, deleted_at, version, updated_at)
+       status, credit_limit, deleted_at, version, updated_at, accepts_marketing,
+       marketing_consent_at, marketing_consent_source)
 WHERE c.id = u.id"""
 
 RECORD_MANY = """

@@ -3,6 +3,7 @@ gate in guard.py authenticated it), its scope (403 naming it), then the read or 
 Ids of another store are looked up within the principal's store and so are 404, never 403."""
 
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
@@ -21,6 +22,7 @@ from schemas.api import (
     ClientPatch,
     ClientView,
     CommandAnswer,
+    CustomerSegments,
     Problem,
     Sort,
     TagChange,
@@ -28,6 +30,7 @@ from schemas.api import (
     Timeline,
 )
 from schemas.common import CleanStr, FieldError
+from schemas.events import Segment
 from schemas.ingest import ClientType
 from schemas.orders import OrderList
 from schemas.privacy import (
@@ -103,10 +106,14 @@ def client_query(
         archived: Annotated[bool, Query(description="true: the archived clients")] = False,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        segment: Segment | None = None,
+        accepts_marketing: Annotated[bool | None, Query(
+            description="true: the clients who accept marketing")] = None,
         sort: Sort = "-updated_at") -> reads.ClientQuery:
     return reads.ClientQuery(q=q, tags=reads.tag_list(tags), type=type, status=status,
                              source=source, archived=archived, created_after=created_after,
-                             created_before=created_before, sort=sort)
+                             created_before=created_before, segment=segment,
+                             accepts_marketing=accepts_marketing, sort=sort)
 
 
 T = TypeVar("T")
@@ -145,6 +152,20 @@ async def export_clients(request: Request, principal: Exporter,
         export_csv(deps_of(request).read_pool, principal.store_id, query),
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/clients/segments", response_model=CustomerSegments)
+async def segments(request: Request, principal: Reader) -> CustomerSegments:
+    """How many live clients each segment holds (vip: every VIP), and the live total."""
+    return await reads.segments(deps_of(request).read_pool, principal.store_id)
+
+
+@router.get("/clients/vip", response_model=ClientPage)
+async def vip_clients(request: Request, principal: Reader, query: Filters, limit: Limit = 20,
+                      cursor: Cursor = None) -> ClientPage:
+    """The VIP clients (`is_vip`), with the list's filters."""
+    return await _read(reads.list_clients(deps_of(request).read_pool, principal.store_id,
+                                          replace(query, vip=True), limit, cursor))
 
 
 @router.get("/clients/{client_id}", response_model=ClientView)

@@ -26,7 +26,7 @@ from shared.settings import Settings
 SCOPE_OF = {"get": READ, "list": READ, "timeline": READ, "audit": READ, "export": EXPORT,
             "update": WRITE, "tag": WRITE, "archive": DELETE, "restore": DELETE}
 UPDATABLE = ("name", "first_name", "last_name", "email", "phone", "company", "notes", "type",
-             "status", "credit_limit")
+             "status", "credit_limit", "accepts_marketing")
 
 
 def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
@@ -61,6 +61,9 @@ def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
         p.add_argument("--status", choices=["ACTIVE", "BLOCKED"])
         p.add_argument("--source", help="source label")
         p.add_argument("--archived", action="store_true", help="the archived clients")
+        p.add_argument("--segment", choices=["new", "returning", "loyal", "vip", "at_risk"])
+        p.add_argument("--vip", action="store_true", help="the VIP clients")
+        p.add_argument("--accepts-marketing", choices=["true", "false"])
     for p in (parsers["list"], parsers["timeline"], parsers["audit"]):
         p.add_argument("--limit", type=int, default=20)
         p.add_argument("--cursor", help="the `next` of the page before")
@@ -115,8 +118,11 @@ async def cmd_client(settings: Settings, args: argparse.Namespace) -> Any:
 
 
 def _query(args: argparse.Namespace) -> reads.ClientQuery:
+    consent = args.accepts_marketing
     return reads.ClientQuery(q=args.q, tags=reads.tag_list(args.tags), type=args.type,
                              status=args.status, source=args.source, archived=args.archived,
+                             segment=args.segment, vip=True if args.vip else None,
+                             accepts_marketing=None if consent is None else consent == "true",
                              sort=getattr(args, "sort", "-updated_at"))
 
 

@@ -21,6 +21,8 @@ from schemas.api import (
     AuditPage,
     ClientPage,
     ClientView,
+    CustomerSegments,
+    SegmentCount,
     Sort,
     TagCount,
     TagList,
@@ -53,12 +55,16 @@ class ClientQuery:
     archived: bool = False
     created_after: datetime | None = None
     created_before: datetime | None = None
+    segment: str | None = None
+    vip: bool | None = None
+    accepts_marketing: bool | None = None
     sort: Sort = "-updated_at"
 
     def params(self) -> list[Any]:
-        """$1… of sql.FILTERS after the store."""
+        """$2… of sql.FILTERS (after the store)."""
         return [_pattern(self.q), list(self.tags) or None, self.type, self.status, self.source,
-                self.created_after, self.created_before]
+                self.created_after, self.created_before, self.segment, self.vip,
+                self.accepts_marketing]
 
     def digest(self) -> str:
         return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
@@ -143,6 +149,17 @@ async def count(pool: Pool, filters: list[Any], archived: bool) -> Total:
 async def get_client(pool: Pool, store_id: UUID, client_id: UUID) -> ClientView | None:
     row = await pool.fetchrow(sql.CLIENT, client_id, store_id)
     return None if row is None else ClientView.model_validate(dict(row))
+
+
+LABELS = {"new": "New", "returning": "Returning", "loyal": "Loyal", "vip": "VIP",
+          "at_risk": "At risk", "total": "Total"}
+
+
+async def segments(pool: Pool, store_id: UUID) -> CustomerSegments:
+    row = await pool.fetchrow(sql.SEGMENTS, store_id)
+    assert row is not None  # an aggregate has its row
+    return CustomerSegments.model_validate(
+        {k: SegmentCount(label=label, count=row[k]) for k, label in LABELS.items()})
 
 
 async def orders(pool: Pool, store_id: UUID, client_id: UUID, limit: int) -> OrderList | None:

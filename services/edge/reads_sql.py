@@ -7,10 +7,11 @@ COLUMNS = """
 id, store_id, name, first_name, last_name, email, phone, company, type, status, credit_limit,
 tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
 created_at, updated_at, version, deleted_at AS archived_at, erased_at, total_orders,
-total_spent_minor, avg_order_value_minor, first_order_at, last_order_at, is_vip, segment"""
+total_spent_minor, avg_order_value_minor, first_order_at, last_order_at, is_vip, segment,
+accepts_marketing, marketing_consent_at, marketing_consent_source"""
 
 # $1 store, $2 q (a LIKE pattern), $3 tags (all of them), $4 type, $5 status, $6 source label,
-# $7 created after, $8 created before.
+# $7 created after, $8 created before, $9 segment, $10 VIP, $11 accepts marketing.
 FILTERS = """
 store_id = $1
 AND ($2::text IS NULL OR search LIKE $2)
@@ -19,19 +20,22 @@ AND ($4::text IS NULL OR type = $4)
 AND ($5::text IS NULL OR status = $5)
 AND ($6::text IS NULL OR source_label = $6)
 AND ($7::timestamptz IS NULL OR created_at > $7)
-AND ($8::timestamptz IS NULL OR created_at < $8)"""
+AND ($8::timestamptz IS NULL OR created_at < $8)
+AND ($9::text IS NULL OR segment = $9)
+AND ($10::boolean IS NULL OR is_vip = $10)
+AND ($11::boolean IS NULL OR accepts_marketing = $11)"""
 
 LIVE, ARCHIVED = "deleted_at IS NULL", "deleted_at IS NOT NULL"
 
-# sort -> (ORDER BY, the keyset condition after the cursor's row): $9 the row's sort value (as
-# text), $10 its id; $11 the page size plus one.
+# sort -> (ORDER BY, the keyset condition after the cursor's row): $12 the row's sort value (as
+# text), $13 its id; $14 the page size plus one.
 SORTS = {
-    "-updated_at": ("updated_at DESC, id DESC", "(updated_at, id) < ($9::text::timestamptz, $10)"),
-    "updated_at": ("updated_at, id", "(updated_at, id) > ($9::text::timestamptz, $10)"),
-    "-created_at": ("created_at DESC, id DESC", "(created_at, id) < ($9::text::timestamptz, $10)"),
-    "created_at": ("created_at, id", "(created_at, id) > ($9::text::timestamptz, $10)"),
-    "name": ("name, id", "(name, id) > ($9::text, $10)"),
-    "-name": ("name DESC, id DESC", "(name, id) < ($9::text, $10)"),
+    "-updated_at": ("updated_at DESC, id DESC", "(updated_at, id) < ($12::text::timestamptz, $13)"),
+    "updated_at": ("updated_at, id", "(updated_at, id) > ($12::text::timestamptz, $13)"),
+    "-created_at": ("created_at DESC, id DESC", "(created_at, id) < ($12::text::timestamptz, $13)"),
+    "created_at": ("created_at, id", "(created_at, id) > ($12::text::timestamptz, $13)"),
+    "name": ("name, id", "(name, id) > ($12::text, $13)"),
+    "-name": ("name DESC, id DESC", "(name, id) < ($12::text, $13)"),
 }
 
 
@@ -40,15 +44,15 @@ def list_clients(sort: str, archived: bool) -> str:
     return f"""
 SELECT {COLUMNS} FROM clients
 WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}
-AND ($10::uuid IS NULL OR {after})
-ORDER BY {order} LIMIT $11"""
+AND ($13::uuid IS NULL OR {after})
+ORDER BY {order} LIMIT $14"""
 
 
 def count_clients(archived: bool) -> str:
-    """Matches, counted up to $9 (one past the exact limit: more means estimate)."""
+    """Matches, counted up to $12 (one past the exact limit: more means estimate)."""
     return f"""
 SELECT count(*) FROM (SELECT 1 FROM clients
-WHERE {ARCHIVED if archived else LIVE} AND {FILTERS} LIMIT $9) m"""
+WHERE {ARCHIVED if archived else LIVE} AND {FILTERS} LIMIT $12) m"""
 
 
 def estimate_clients(archived: bool) -> str:
@@ -61,6 +65,16 @@ WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}"""
 CLIENT = f"SELECT {COLUMNS} FROM clients WHERE id = $1 AND store_id = $2"
 # The timeline and the audit of a client of another store (or of none) are 404, not empty.
 CLIENT_EXISTS = "SELECT true FROM clients WHERE id = $1 AND store_id = $2"
+
+# Live clients per segment (VIP: is_vip), and all of them.
+SEGMENTS = """
+SELECT count(*) FILTER (WHERE segment = 'new') AS new,
+       count(*) FILTER (WHERE segment = 'returning') AS returning,
+       count(*) FILTER (WHERE segment = 'loyal') AS loyal,
+       count(*) FILTER (WHERE is_vip) AS vip,
+       count(*) FILTER (WHERE segment = 'at_risk') AS at_risk,
+       count(*) AS total
+FROM clients WHERE store_id = $1 AND deleted_at IS NULL"""
 
 # A client's orders, newest first ($3 how many).
 ORDERS = """
@@ -150,7 +164,7 @@ def _guarded(expr: str, header: str) -> str:
 
 
 def export_clients(archived: bool) -> str:
-    """The current filter (the list's $1-$8) as CSV, under headers the importer maps back to
+    """The current filter (the list's $1-$11) as CSV, under headers the importer maps back to
     the same fields (services/imports/files.py), oldest first."""
     columns = ",\n       ".join(_guarded(expr, header) for expr, header in EXPORTED)
     return f"""

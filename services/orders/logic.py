@@ -125,9 +125,11 @@ async def _find_clients(pool: Pool, items: list[Item]) -> list[tuple[Item, Refus
             refused.append((i, Refused("invalid", "integration_key_id",
                                        "not a key of this store")))
         else:
+            customer = (e.customer if e.accepts_marketing is None else e.customer.model_copy(
+                update={"accepts_marketing": e.accepts_marketing}))
             try:
                 commands.append(to_command(
-                    e.customer, request_id=f"order:{e.order_id}", store_id=e.store_id,
+                    customer, request_id=f"order:{e.order_id}", store_id=e.store_id,
                     region=regions[e.store_id], integration_key_id=e.integration_key_id,
                     source_label=e.source_label, received_at=e.occurred_at))
                 resolving.append(i)

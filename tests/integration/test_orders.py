@@ -217,3 +217,65 @@ async def test_what_cannot_be_used_is_dead_lettered_and_its_neighbour_is_applied
                        ("malformed", "payload")]
     await until(pool, shop, "good@orders-shop.com", total_orders=1)
 
+
+
+async def test_segment_counts_and_the_segment_vip_and_consent_filters(
+        settings: Settings, shop: Shop, pool: Pool, http: httpx.AsyncClient) -> None:
+    plan = {"seg-new@orders-shop.com": 1, "seg-returning@orders-shop.com": 2,
+            "seg-loyal@orders-shop.com": 5, "seg-vip@orders-shop.com": 10}
+    await send(settings, shop, [
+        placed(shop, f"{email}-{n}", email, 100, T0 + timedelta(minutes=n),
+               accepts_marketing=email.startswith("seg-vip") or None)
+        for email, count in plan.items() for n in range(count)])
+    for email, count in plan.items():
+        await until(pool, shop, email, total_orders=count)
+    no_orders = await http.post("/integrations/v1/clients", headers=shop.auth("integration"),
+                                json={"email": "seg-none@orders-shop.com", "name": "None"})
+    assert no_orders.status_code == 201
+
+    counts = (await http.get("/v1/clients/segments", headers=shop.auth("viewer"))).json()
+    assert {k: v["count"] for k, v in counts.items()} == {
+        "new": 1, "returning": 1, "loyal": 1, "vip": 1, "at_risk": 0, "total": 5}
+    assert counts["at_risk"]["label"] == "At risk"
+
+    async def emails(path: str, **params: Any) -> list[str]:
+        page = await http.get(path, params=params, headers=shop.auth("viewer"))
+        assert page.status_code == 200, page.text
+        return sorted(c["email"] for c in page.json()["clients"])
+    assert await emails("/v1/clients", segment="loyal") == ["seg-loyal@orders-shop.com"]
+    assert await emails("/v1/clients/vip") == ["seg-vip@orders-shop.com"]
+    assert await emails("/v1/clients", accepts_marketing="true") == ["seg-vip@orders-shop.com"]
+    assert len(await emails("/v1/clients", accepts_marketing="false")) == 4
+    assert (await http.get("/v1/clients", params={"segment": "gold"},
+                           headers=shop.auth("viewer"))).status_code == 422
+
+
+async def test_consent_changes_are_kept_with_when_and_from_where(
+        settings: Settings, shop: Shop, pool: Pool, http: httpx.AsyncClient) -> None:
+    made = await http.post("/integrations/v1/clients", headers=shop.auth("integration"),
+                           json={"email": "consent@orders-shop.com", "name": "Consent",
+                                 "accepts_marketing": True})
+    client = made.json()["client"]
+    assert client["accepts_marketing"] is True
+    assert client["marketing_consent_source"] == "WooCommerce"
+    assert client["marketing_consent_at"] is not None
+    withdrawn = await http.patch(f"/v1/clients/{client['id']}", headers=shop.auth("member"),
+                                 json={"accepts_marketing": False})
+    assert withdrawn.status_code == 200, withdrawn.text
+    after = withdrawn.json()["client"]
+    assert (after["accepts_marketing"], after["marketing_consent_source"]) == (
+        False, "member: Member")
+    assert after["marketing_consent_at"] > client["marketing_consent_at"]
+    cleared = await http.patch(f"/v1/clients/{client['id']}", headers=shop.auth("member"),
+                               json={"accepts_marketing": None})
+    assert cleared.status_code == 422
+    await send(settings, shop, [placed(shop, "C-1", "consent@orders-shop.com", 100,
+                                       accepts_marketing=True)])
+    again = await until(pool, shop, "consent@orders-shop.com", accepts_marketing=True)
+    assert again["marketing_consent_source"] == "checkout"
+    entries = (await http.get(f"/v1/clients/{client['id']}/audit",
+                              headers=shop.auth("viewer"))).json()["entries"]
+    consent = [(e["actor"]["name"], e["changes"]["accepts_marketing"]) for e in entries
+               if "accepts_marketing" in e["changes"]]
+    assert consent == [("checkout", [False, True]), ("Member", [True, False]),
+                       ("WooCommerce", [None, True])]
