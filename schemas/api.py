@@ -11,6 +11,7 @@ from schemas.commands import MAX_BULK, ClientChanges, CommandResult, Tag
 from schemas.common import Contract, FieldError
 from schemas.events import ClientSnapshot
 from schemas.ingest import MAX_TAGS
+from schemas.orders import Address, AddressChanges, AddressType
 
 Sort = Literal["-updated_at", "updated_at", "name", "-name", "created_at", "-created_at"]
 MAX_LIMIT = 100
@@ -129,3 +130,21 @@ class CustomerSegments(Contract):
     vip: SegmentCount
     at_risk: SegmentCount
     total: SegmentCount
+
+
+class NewAddress(Address):
+    """POST /v1/clients/{id}/addresses."""
+
+    type: AddressType
+    is_default: bool = Field(default=False, description="make it its type's default (the "
+                             "first of a type is anyway)")
+    command_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class AddressPatch(AddressChanges):
+    """PATCH /v1/clients/{id}/addresses/{address_id}: the fields to change (null clears one;
+    address1 and city cannot be cleared), and optionally its type or default."""
+
+    type: AddressType | None = None
+    is_default: bool | None = None
+    command_id: str | None = Field(default=None, min_length=1, max_length=128)

@@ -28,9 +28,11 @@ from schemas.ingest import (
     blank_to_none,
     normalized_tags,
 )
+from schemas.orders import Address, AddressChanges, AddressType
 
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
-                 "restore", "request_erasure", "cancel_erasure"]
+                 "restore", "request_erasure", "cancel_erasure", "add_address",
+                 "update_address", "remove_address", "default_address"]
 Status = Literal["ACTIVE", "BLOCKED"]
 Tag = Annotated[TagText, StringConstraints(min_length=1)]
 MAX_BULK = 1000
@@ -97,6 +99,14 @@ class ClientCommand(Contract):
     reason: Annotated[Text, StringConstraints(min_length=1, max_length=1000)] | None = Field(
         default=None, description="request_erasure: why (kept on the request)")
     erasure_id: UUID | None = Field(default=None, description="cancel_erasure: the request")
+    address: Address | None = Field(default=None, description="add_address")
+    address_changes: AddressChanges | None = Field(default=None, description="update_address")
+    address_type: AddressType | None = Field(default=None, description="add_address, "
+                                             "update_address: billing or shipping")
+    address_id: UUID | None = Field(default=None, description="update_address, "
+                                    "remove_address, default_address")
+    is_default: bool | None = Field(default=None, description="add_address, update_address: "
+                                    "make it its type's default (the old one stops being)")
 
     @field_validator("add", "remove", mode="after")
     @classmethod
@@ -121,6 +131,11 @@ class ClientCommand(Contract):
             raise ValueError("request_erasure needs a reason")
         if self.action == "cancel_erasure" and self.erasure_id is None:
             raise ValueError("cancel_erasure needs erasure_id")
+        if self.action == "add_address" and (self.address is None or self.address_type is None):
+            raise ValueError("add_address needs address and address_type")
+        if self.action in ("update_address", "remove_address", "default_address") and \
+                self.address_id is None:
+            raise ValueError(f"{self.action} needs address_id")
         return self
 
 
@@ -138,3 +153,5 @@ class CommandResult(Contract):
                                             "live client that holds the address")
     erasure_id: UUID | None = Field(default=None, description="request_erasure, "
                                     "cancel_erasure: the erasure request")
+    address_id: UUID | None = Field(default=None, description="the address commands: the "
+                                    "address")

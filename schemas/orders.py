@@ -2,10 +2,17 @@
 order, and the reads of orders and addresses."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from schemas.common import Contract
 from schemas.ingest import ClientFields, Text, blank_to_none
@@ -35,6 +42,40 @@ class Address(Contract):
     @classmethod
     def _blank(cls, value: object) -> object:
         return blank_to_none(value)
+
+
+class AddressChanges(Contract):
+    """An address's fields to change; one left out is kept, a null clears it (address1 and city
+    cannot be cleared)."""
+
+    first_name: Short | None = None
+    last_name: Short | None = None
+    company: Short | None = None
+    address1: Line | None = None
+    address2: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    city: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
+    state: Short | None = None
+    pincode: Annotated[Text, StringConstraints(max_length=20)] | None = None
+    country: Annotated[Text, StringConstraints(max_length=100)] | None = None
+    phone: Annotated[Text, StringConstraints(max_length=40)] | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = serialize(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+
+class AddressView(Address):
+    id: UUID
+    type: AddressType
+    is_default: bool
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AddressList(Contract):
+    addresses: list[AddressView] = Field(description="billing then shipping, defaults first")
 
 
 class OrderAttestation(Contract):

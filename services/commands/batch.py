@@ -22,7 +22,7 @@ import asyncpg
 from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
 from schemas.events import ClientEvent
-from services.commands import erasure, sql
+from services.commands import addresses, erasure, sql
 from services.commands.errors import Refused
 from services.commands.rules import DEFAULT_POLICY, Policy, changed_row, entry_of, event_of, tagged
 from shared import audit
@@ -37,8 +37,8 @@ COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone
 
 def needs_one_at_a_time(c: ClientCommand) -> bool:
     """An email moved or a client restored: the store's other live clients must be asked;
-    an erasure request: its own table."""
-    return c.action in ("restore", *erasure.ACTIONS) or (
+    an erasure request or an address: their own tables."""
+    return c.action in ("restore", *erasure.ACTIONS, *addresses.ACTIONS) or (
         c.action == "update" and c.changes is not None and "email" in c.changes.model_fields_set)
 
 
@@ -115,6 +115,14 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
     after = changed_row(c, row)
     if c.action in erasure.ACTIONS:
         return await _erasure(conn, c, row, after, now, rows, changed, entries, events, policy)
+    if c.action in addresses.ACTIONS:
+        address_id, diff = await addresses.apply(conn, c, row, now)
+        if diff:
+            _commit(c, row, after, diff, now, rows, changed, entries, events)
+        return CommandResult(command_id=c.command_id, store_id=c.store_id,
+                             outcome="applied" if diff else "unchanged",
+                             client_ids=[row["id"]] if diff else [],
+                             version=rows[row["id"]]["version"], address_id=address_id)
     if c.action == "restore":
         await erasure.refuse_restore_while_pending(conn, row)
     diff = audit.changes(row, after)

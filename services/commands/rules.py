@@ -14,6 +14,7 @@ from shared.normalize import check_email, email_key, to_e164
 from shared.outbox import client_event
 from shared.settings import Settings
 
+# An action's event when it is not client.updated.
 EVENT_OF: dict[str, ChangeType] = {"archive": "client.archived", "restore": "client.restored",
                                     "request_erasure": "client.archived"}
 
@@ -100,4 +101,6 @@ def entry_of(c: ClientCommand, after: dict[str, Any], diff: dict[str, list[Any]]
 def event_of(c: ClientCommand, after: dict[str, Any], changed: list[str],
            now: datetime) -> ClientEvent:
     kind = EVENT_OF.get(c.action, "client.updated")
+    if c.action.endswith("_address"):
+        changed = ["addresses"]
     return client_event(kind, after, now, changed if kind == "client.updated" else [])

@@ -54,3 +54,38 @@ SELECT id, due_at, cancelled_at, done_at FROM erasure_requests
 WHERE id = $1 AND client_id = $2 FOR UPDATE"""
 CANCEL_ERASURE = """
 UPDATE erasure_requests SET cancelled_at = $2, cancelled_by_name = $3 WHERE id = $1"""
+
+# Addresses (addresses.py). The first address of a type is its default.
+ADDRESS_COLUMNS = """
+id, store_id, client_id, type, is_default, first_name, last_name, company, address1,
+address2, city, state, pincode, country, phone"""
+ADD_ADDRESS = f"""
+INSERT INTO client_addresses (id, store_id, client_id, type, is_default, first_name,
+                              last_name, company, address1, address2, city, state, pincode,
+                              country, phone, fingerprint, source, created_at, updated_at)
+SELECT $1, $2, $3, $4,
+       NOT EXISTS (SELECT 1 FROM client_addresses d
+                   WHERE d.client_id = $3 AND d.type = $4 AND d.is_default),
+       $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17
+ON CONFLICT (client_id, type, fingerprint) DO NOTHING
+RETURNING {ADDRESS_COLUMNS}"""
+EQUAL_ADDRESS = f"""
+SELECT {ADDRESS_COLUMNS} FROM client_addresses
+WHERE client_id = $1 AND type = $2 AND fingerprint = $3"""
+ADDRESS_FOR_UPDATE = f"""
+SELECT {ADDRESS_COLUMNS} FROM client_addresses WHERE id = $1 AND client_id = $2 FOR UPDATE"""
+REMOVE_ADDRESS = "DELETE FROM client_addresses WHERE id = $1"
+UPDATE_ADDRESS = f"""
+UPDATE client_addresses
+SET type = $2, first_name = $3, last_name = $4, company = $5, address1 = $6, address2 = $7,
+    city = $8, state = $9, pincode = $10, country = $11, phone = $12, fingerprint = $13,
+    updated_at = $14,
+    is_default = is_default AND type = $2   -- moved to the other type: not its default
+WHERE id = $1
+RETURNING {ADDRESS_COLUMNS}"""
+# The old default of the type (if any) stops being one; its id.
+UNSET_DEFAULT = """
+UPDATE client_addresses SET is_default = false, updated_at = $4
+WHERE client_id = $1 AND type = $2 AND is_default AND id <> $3
+RETURNING id"""
+SET_DEFAULT = "UPDATE client_addresses SET is_default = true, updated_at = $2 WHERE id = $1"

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from schemas.api import (
     MAX_LIMIT,
     Accepted,
+    AddressPatch,
     AuditPage,
     BulkTagChange,
     ClientPage,
@@ -23,6 +24,7 @@ from schemas.api import (
     ClientView,
     CommandAnswer,
     CustomerSegments,
+    NewAddress,
     Problem,
     Sort,
     TagChange,
@@ -32,7 +34,7 @@ from schemas.api import (
 from schemas.common import CleanStr, FieldError
 from schemas.events import Segment
 from schemas.ingest import ClientType
-from schemas.orders import OrderList
+from schemas.orders import AddressList, OrderList
 from schemas.privacy import (
     AttestationBody,
     AttestationList,
@@ -362,3 +364,47 @@ async def capture_attestation(request: Request, principal: Writer, client_id: UU
         raise NOT_FOUND from e
     except ValueError as e:
         raise ApiError(422, str(e), [FieldError(field="text", message=str(e))]) from e
+
+
+@router.get("/clients/{client_id}/addresses", response_model=AddressList)
+async def list_addresses(request: Request, principal: Reader, client_id: UUID) -> AddressList:
+    return await _read(reads.addresses(deps_of(request).read_pool, principal.store_id,
+                                       client_id))
+
+
+ADDRESS_FIELDS = {"type", "is_default", "command_id"}
+
+
+@router.post("/clients/{client_id}/addresses", responses=WRITE_ANSWERS)
+async def add_address(request: Request, principal: Writer, client_id: UUID,
+                      body: NewAddress) -> JSONResponse:
+    """An equal address of the same type is the one there (unchanged); the result names the
+    address (`address_id`)."""
+    return await _command(request, principal, "add_address", body.command_id,
+                          client_id=client_id, address_type=body.type,
+                          is_default=body.is_default,
+                          address=body.model_dump(exclude=ADDRESS_FIELDS))
+
+
+@router.patch("/clients/{client_id}/addresses/{address_id}", responses=WRITE_ANSWERS)
+async def update_address(request: Request, principal: Writer, client_id: UUID,
+                         address_id: UUID, body: AddressPatch) -> JSONResponse:
+    changes = body.model_dump(exclude_unset=True, exclude=ADDRESS_FIELDS)
+    return await _command(request, principal, "update_address", body.command_id,
+                          client_id=client_id, address_id=address_id, address_type=body.type,
+                          is_default=body.is_default, address_changes=changes)
+
+
+@router.delete("/clients/{client_id}/addresses/{address_id}", responses=WRITE_ANSWERS)
+async def remove_address(request: Request, principal: Writer, client_id: UUID,
+                         address_id: UUID, command_id: CommandId = None) -> JSONResponse:
+    return await _command(request, principal, "remove_address", command_id,
+                          client_id=client_id, address_id=address_id)
+
+
+@router.post("/clients/{client_id}/addresses/{address_id}/default", responses=WRITE_ANSWERS)
+async def default_address(request: Request, principal: Writer, client_id: UUID,
+                          address_id: UUID, command_id: CommandId = None) -> JSONResponse:
+    """Make it its type's default; the old default of that type stops being one."""
+    return await _command(request, principal, "default_address", command_id,
+                          client_id=client_id, address_id=address_id)

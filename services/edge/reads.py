@@ -30,7 +30,7 @@ from schemas.api import (
     TimelineItem,
     Total,
 )
-from schemas.orders import OrderList, OrderView
+from schemas.orders import AddressList, AddressView, OrderList, OrderView
 from services.edge import reads_sql as sql
 from shared.db import Pool
 
@@ -160,6 +160,13 @@ async def segments(pool: Pool, store_id: UUID) -> CustomerSegments:
     assert row is not None  # an aggregate has its row
     return CustomerSegments.model_validate(
         {k: SegmentCount(label=label, count=row[k]) for k, label in LABELS.items()})
+
+
+async def addresses(pool: Pool, store_id: UUID, client_id: UUID) -> AddressList | None:
+    if not await pool.fetchval(sql.CLIENT_EXISTS, client_id, store_id):
+        return None
+    rows = await pool.fetch(sql.ADDRESSES, client_id, store_id)
+    return AddressList(addresses=[AddressView.model_validate(dict(r)) for r in rows])
 
 
 async def orders(pool: Pool, store_id: UUID, client_id: UUID, limit: int) -> OrderList | None:

@@ -76,6 +76,13 @@ SELECT count(*) FILTER (WHERE segment = 'new') AS new,
        count(*) AS total
 FROM clients WHERE store_id = $1 AND deleted_at IS NULL"""
 
+# A client's addresses: billing then shipping, each type's default first.
+ADDRESSES = """
+SELECT id, type, is_default, first_name, last_name, company, address1, address2, city, state,
+       pincode, country, phone, source, created_at, updated_at
+FROM client_addresses WHERE client_id = $1 AND store_id = $2
+ORDER BY type, is_default DESC, created_at, id"""
+
 # A client's orders, newest first ($3 how many).
 ORDERS = """
 SELECT order_id, currency, total_minor, refunded_minor, placed_at, paid_at, cancelled_at,

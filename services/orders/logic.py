@@ -17,7 +17,6 @@ order event, an unknown store, key or order, a customer the resolver refuses) is
 with its reason on `orders.events.dlq.v1`.
 """
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from schemas.privacy import AttestationCapture
 from services.orders import sql
 from services.orders.rules import Rules
 from shared import audit
+from shared.addresses import FIELDS, fingerprint
 from shared.audit import Actor, AuditEntry
 from shared.db import Connection, Pool
 from shared.dead_letters import Unreadable, carried, dead_letter, decode_json
@@ -226,22 +226,11 @@ async def _save_addresses(conn: Connection, placed: list[Item], now: datetime) -
                               ("shipping", i.event.shipping_address)) if address is not None]
     if not rows:
         return
-    fields = ("first_name", "last_name", "company", "address1", "address2", "city", "state",
-              "pincode", "country", "phone")
     await conn.execute(
         sql.ADDRESSES, [i.event.store_id for i, _, _ in rows], [i.client_id for i, _, _ in rows],
         [kind for _, kind, _ in rows],
-        *([getattr(a, f) for _, _, a in rows] for f in fields),
+        *([getattr(a, f) for _, _, a in rows] for f in FIELDS),
         [fingerprint(a) for _, _, a in rows], ["order"] * len(rows), now)
-
-
-def fingerprint(a: Address) -> str:
-    """An address as compared for equality: each part case-folded, accents and spacing and
-    punctuation aside ("12, Main St." = "12 main st")."""
-    parts = [a.address1, a.address2, a.city, a.state, a.pincode, a.country]
-    text = "|".join(p or "" for p in parts)
-    folded = unicodedata.normalize("NFKD", text).casefold()
-    return "".join(ch for ch in folded if ch.isalnum() or ch == "|")
 
 
 def _order_columns(placed: list[Item]) -> list[list[Any]]:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from schemas.commands import ClientCommand
+from schemas.commands import ClientCommand, CommandResult
 from services.commands.logic import apply, commands_batch
 from shared import stores
 from shared.db import Pool
@@ -271,9 +271,8 @@ async def test_the_same_command_id_applied_at_the_same_moment_elsewhere_answers_
     and before it records its own; this one's changes roll back and it answers that result."""
     client_id = await a_client(pool, key, "elsewhere@shop.com")
     c = cmd(key, "tag", client_id, add=["mine"])
-    theirs = {"command_id": c.command_id, "store_id": str(key.store_id), "outcome": "applied",
-              "client_ids": [str(client_id)], "version": 9, "errors": [],
-              "conflict_client_id": None, "erasure_id": None}
+    theirs = CommandResult(command_id=c.command_id, store_id=key.store_id, outcome="applied",
+                           client_ids=[client_id], version=9).model_dump(mode="json")
     async with pool.acquire() as other:
         tx = other.transaction()
         await tx.start()
