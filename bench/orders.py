@@ -156,8 +156,9 @@ async def bench_segments(settings: Settings, clients: int, moving: float) -> dic
                                      updated_at, total_orders, total_spent_minor,
                                      first_order_at, last_order_at)
                 SELECT gen_random_uuid(), $1, 'Buyer ' || i, 'b' || i || '@x.example',
-                       'b' || i || '@x.example', $2, $2, 1 + i % 7, 1000 * (1 + i % 7),
-                       $2 - interval '200 days', $2 - make_interval(days => i % 60)
+                       'b' || i || '@x.example', $2::timestamptz, $2::timestamptz, 1 + i % 7,
+                       1000 * (1 + i % 7), $2::timestamptz - interval '200 days',
+                       $2::timestamptz - make_interval(days => i % 60)
                 FROM generate_series(1, $3) i""", store, now, clients)
             await pool.execute("VACUUM ANALYZE clients")
         # the segments as they were yesterday; `moving` of them are due to move today

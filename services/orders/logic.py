@@ -23,9 +23,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 from uuid import UUID
 
+import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
 from schemas.common import FieldError
 from schemas.dlq import DeadLetter, Reason
@@ -49,6 +51,7 @@ Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 STATS = ("total_orders", "total_spent_minor", "first_order_at", "last_order_at", "is_vip",
          "segment")
 ACTOR = Actor("system", None, "orders")
+RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
 
 @dataclass
@@ -97,8 +100,7 @@ async def orders_batch(pool: Pool, producer: AIOKafkaProducer, records: Sequence
     ready = [i for i in items if i.client_id is not None]
     new = 0
     if ready:
-        async with pool.acquire() as conn, conn.transaction():
-            new = await _apply(conn, ready, rules)
+        new = await _apply_retrying(pool, ready, rules)
     await publish_keyed(producer, ATTESTATIONS, [
         (f"{i.event.store_id}:order:{i.event.order_id}", _attestation(i)) for i in ready
         if i.event.attestation is not None])
@@ -158,8 +160,21 @@ async def _find_clients(pool: Pool, items: list[Item]) -> list[tuple[Item, Refus
     return refused
 
 
+async def _apply_retrying(pool: Pool, items: list[Item], rules: Rules) -> int:
+    """One transaction; a deadlock or serialization failure (with a concurrent upsert) rolls
+    it back and it runs again."""
+    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE), reraise=True,
+                             stop=stop_after_attempt(5), wait=wait_random(0.005, 0.05))
+    async for attempt in retrying:
+        with attempt:
+            async with pool.acquire() as conn, conn.transaction():
+                return await _apply(conn, items, rules)
+    raise AssertionError("unreachable")  # AsyncRetrying(reraise=True) raises on the last try
+
+
 async def _apply(conn: Connection, items: list[Item], rules: Rules) -> int:
     now = rules.now()
+    await conn.execute(sql.LOCK_CLIENTS, sorted({i.client_id for i in items if i.client_id}))
     events = [i.event for i in items]
     recorded = await conn.fetch(
         sql.RECORD_EVENTS, [e.store_id for e in events], [e.order_id for e in events],

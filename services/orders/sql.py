@@ -7,6 +7,12 @@ KNOWN = """
 SELECT o.store_id, o.order_id, o.client_id FROM orders o
 JOIN unnest($1::uuid[], $2::text[]) AS k(store_id, order_id) USING (store_id, order_id)"""
 
+# The batch's clients, locked first and in id order (as the resolver and the commands lock),
+# so that two batches, or a batch and an upsert, wait for each other instead of deadlocking.
+# NO KEY UPDATE: the orders' foreign keys only share-lock the key, which this lets through.
+LOCK_CLIENTS = """
+SELECT id FROM clients WHERE id = ANY ($1::uuid[]) ORDER BY id FOR NO KEY UPDATE"""
+
 # Each event once: the ones this returns are new ($1-$7: store, order, type, occurred_at,
 # client, amount, currency).
 RECORD_EVENTS = """
@@ -83,7 +89,7 @@ CROSS JOIN LATERAL (
            OR s.total_spent_minor >= $4::numeric * 10 ^ minor_digits(coalesce(s.currency, ''))
            AS is_vip) v
 WHERE c.id = ANY ($1::uuid[])
-ORDER BY c.id FOR UPDATE OF c"""
+ORDER BY c.id FOR NO KEY UPDATE OF c"""
 
 SET_STATS = """
 UPDATE clients c
