@@ -28,7 +28,22 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "tags": ("tags", "tag", "labels"),
     "notes": ("notes", "note", "comments", "comment"),
     "type": ("type", "customertype", "clienttype"),
+    "accepts_marketing": ("acceptsmarketing", "acceptsemailmarketing", "marketingconsent",
+                          "emailmarketingconsent", "marketingemails"),
+    # an address (imported as a shipping address): Shopify's "Default Address …", HubSpot's
+    # "Street Address", "State/Region", "Postal Code", "Country/Region"
+    "address1": ("address1", "defaultaddressaddress1", "streetaddress", "address",
+                 "addressline1", "street"),
+    "address2": ("address2", "defaultaddressaddress2", "addressline2"),
+    "city": ("city", "defaultaddresscity", "town"),
+    "state": ("state", "province", "stateregion", "defaultaddressprovincecode",
+              "defaultaddressprovince", "region", "county"),
+    "pincode": ("zip", "zipcode", "postalcode", "postcode", "pincode", "defaultaddresszip"),
+    "country": ("country", "countryregion", "defaultaddresscountrycode",
+                "defaultaddresscountry"),
 }
+# The fields above that make an address, not a client field.
+ADDRESS_FIELDS = ("address1", "address2", "city", "state", "pincode", "country")
 
 
 def normalize_header(header: str) -> str:

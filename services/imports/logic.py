@@ -16,8 +16,11 @@ from pydantic import ValidationError
 
 from schemas.imports import ImportChunk, ImportProgress, ImportRow, RowStatus
 from schemas.ingest import ClientFields
+from schemas.orders import Address
 from schemas.upsert import UpsertCommand, UpsertResult
 from services.imports import sql
+from services.imports.files import ADDRESS_FIELDS
+from shared import addresses
 from shared.db import Pool
 from shared.normalize import InvalidRecordError, field_errors, to_command
 from shared.publish import publish_keyed
@@ -77,10 +80,14 @@ def progress_of(counts: Any) -> ImportProgress:
 async def _resolve_rows(pool: Pool, chunk: ImportChunk) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     commands: list[tuple[ImportRow, UpsertCommand]] = []
+    found: dict[int, Address] = {}
     now = datetime.now(UTC)
     for r in chunk.rows:
         try:
-            commands.append((r, _command(chunk, r, now)))
+            command, address = _command(chunk, r, now)
+            commands.append((r, command))
+            if address is not None:
+                found[r.row] = address
         except ValidationError as e:
             outcomes[r.row] = _failed(chunk, [(x.field, x.message) for x in field_errors(e)])
         except InvalidRecordError as e:
@@ -89,6 +96,12 @@ async def _resolve_rows(pool: Pool, chunk: ImportChunk) -> dict[int, Outcome]:
     first_rows = await _creating_rows(pool, chunk.job_id, results)
     for (r, _), result in zip(commands, results, strict=True):
         outcomes[r.row] = _status(chunk, r.row, result, first_rows)
+    async with pool.acquire() as conn:  # the rows that created or updated a client
+        await addresses.save(conn, [
+            (chunk.store_id, result.client_id, "shipping", found[r.row])
+            for (r, _), result in zip(commands, results, strict=True)
+            if r.row in found and result.client_id is not None
+            and outcomes[r.row][0] in ("created", "updated")], "import", now)
     return dict(sorted(outcomes.items()))
 
 
@@ -99,15 +112,20 @@ def unguard(cell: str) -> str:
         and len(cell) > 1 else cell
 
 
-def _command(chunk: ImportChunk, r: ImportRow, now: datetime) -> UpsertCommand:
+def _command(chunk: ImportChunk, r: ImportRow, now: datetime
+             ) -> tuple[UpsertCommand, Address | None]:
+    """The row's upsert, and its address when it has one (a ValidationError names the cell)."""
     values: dict[str, Any] = {k: unguard(v) for k, v in r.fields.items() if v.strip()}
     if "tags" in values:
         values["tags"] = [t for t in values["tags"].replace(";", ",").split(",") if t.strip()]
+    parts = {k: values.pop(k) for k in ADDRESS_FIELDS if k in values}
+    # an address needs its street and city; a row with only a country or a zip has none
+    address = Address.model_validate(parts) if {"address1", "city"} <= parts.keys() else None
     fields = ClientFields.model_validate(values)
     command = to_command(fields, request_id=request_id(chunk.job_id, r.row),
                          store_id=chunk.store_id, region=chunk.region,
                          source_label=chunk.source_label, on_match=chunk.mode, received_at=now)
-    return command.model_copy(update={"import_job_id": chunk.job_id})
+    return command.model_copy(update={"import_job_id": chunk.job_id}), address
 
 
 def _failed(chunk: ImportChunk, errors: list[tuple[str, str]]) -> Outcome:

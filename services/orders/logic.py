@@ -31,12 +31,11 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from schemas.common import FieldError
 from schemas.dlq import DeadLetter, Reason
-from schemas.orders import Address, OrderEvent
+from schemas.orders import OrderEvent
 from schemas.privacy import AttestationCapture
 from services.orders import sql
 from services.orders.rules import Rules
-from shared import audit
-from shared.addresses import FIELDS, fingerprint
+from shared import addresses, audit
 from shared.audit import Actor, AuditEntry
 from shared.db import Connection, Pool
 from shared.dead_letters import Unreadable, carried, dead_letter, decode_json
@@ -235,17 +234,11 @@ async def _restat(conn: Connection, client_ids: list[UUID], rules: Rules, now: d
 
 
 async def _save_addresses(conn: Connection, placed: list[Item], now: datetime) -> None:
-    rows: list[tuple[Item, str, Address]] = [
-        (i, kind, address) for i in placed
+    await addresses.save(conn, [
+        (i.event.store_id, i.client_id, kind, address) for i in placed if i.client_id
         for kind, address in (("billing", i.event.billing_address),
-                              ("shipping", i.event.shipping_address)) if address is not None]
-    if not rows:
-        return
-    await conn.execute(
-        sql.ADDRESSES, [i.event.store_id for i, _, _ in rows], [i.client_id for i, _, _ in rows],
-        [kind for _, kind, _ in rows],
-        *([getattr(a, f) for _, _, a in rows] for f in FIELDS),
-        [fingerprint(a) for _, _, a in rows], ["order"] * len(rows), now)
+                              ("shipping", i.event.shipping_address)) if address is not None],
+        "order", now)
 
 
 def _order_columns(placed: list[Item]) -> list[list[Any]]:

@@ -50,22 +50,6 @@ FROM (SELECT store_id, order_id, min(paid_at) AS paid_at, min(cancelled_at) AS c
       GROUP BY store_id, order_id) e
 WHERE o.store_id = e.store_id AND o.order_id = e.order_id"""
 
-ADDRESSES = """
-INSERT INTO client_addresses (id, store_id, client_id, type, is_default, first_name, last_name,
-                              company, address1, address2, city, state, pincode, country,
-                              phone, fingerprint, source, created_at, updated_at)
-SELECT gen_random_uuid(), a.store_id, a.client_id, a.type,
-       NOT EXISTS (SELECT 1 FROM client_addresses d
-                   WHERE d.client_id = a.client_id AND d.type = a.type AND d.is_default),
-       a.first_name, a.last_name, a.company, a.address1, a.address2, a.city, a.state,
-       a.pincode, a.country, a.phone, a.fingerprint, 'order', $16, $16
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-            $13::text[], $14::text[], $15::text[])
-     AS a(store_id, client_id, type, first_name, last_name, company, address1, address2, city,
-          state, pincode, country, phone, fingerprint, source)
-ON CONFLICT (client_id, type, fingerprint) DO NOTHING"""
-
 # The stats of these clients as their orders make them, with VIP and segment by the rules
 # ($3 VIP orders, $4 VIP spend in major units, $5-$8 the segment rules at $2 now), beside what
 # the client row holds (locked); $1 the clients.

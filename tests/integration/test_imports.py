@@ -113,12 +113,12 @@ async def test_skip_mode_leaves_clients_and_update_mode_overwrites_them(
 
 
 @pytest.mark.parametrize(("header", "row", "expect"), [
-    (SHOPIFY, ["7001", "Ada", "Lovelace", "ada@shop.com", "yes", "Engines Ltd", "", "", "",
-               "", "", "", "+1 415 555 0000", "(415) 555-2671", "no", "10", "1", "first buyer",
-               "no", "vip, Net-30"],
+    (SHOPIFY, ["7001", "Ada", "Lovelace", "ada@shop.com", "yes", "Engines Ltd", "12 Main St",
+               "Unit 4", "Springfield", "IL", "US", "62701", "+1 415 555 0000",
+               "(415) 555-2671", "no", "10", "1", "first buyer", "no", "vip, Net-30"],
      {"first_name": "Ada", "last_name": "Lovelace", "company": "Engines Ltd",
       "phone": "+14155552671", "notes": "first buyer", "tags": ["vip", "net-30"],
-      "source_external_id": "7001"}),
+      "source_external_id": "7001", "accepts_marketing": True}),
     (HUBSPOT, ["51", "Grace", "Hopper", "grace@shop.com", "415-555-2671", "Navy", "Me", "New",
                "Marketing", "2024-01-01"],
      {"first_name": "Grace", "last_name": "Hopper", "company": "Navy",
@@ -133,8 +133,13 @@ async def test_shopify_and_hubspot_exports_import_without_editing(
     (client,) = (await clients_of(pool, store)).values()
     assert {k: client[k] for k in expect} == expect
     job = await imports.job_status(pool, final.job_id)
-    assert "Accepts Email Marketing" in job["unmapped_columns"] or header == HUBSPOT
+    assert "Accepts SMS Marketing" in job["unmapped_columns"] or header == HUBSPOT
     assert "Lead Status" in job["unmapped_columns"] or header == SHOPIFY
+    saved = [tuple(a) for a in await pool.fetch(
+        "SELECT type, address1, address2, city, state, pincode, country, is_default, source "
+        "FROM client_addresses WHERE client_id = $1", client["id"])]
+    assert saved == ([("shipping", "12 Main St", "Unit 4", "Springfield", "IL", "62701", "US",
+                       True, "import")] if header == SHOPIFY else [])
 
 
 async def test_a_full_name_column_is_split_and_synonyms_match(
