@@ -2,8 +2,6 @@
 
 # The clients named by id: their store and whether they were erased.
 CLIENTS = "SELECT id, store_id, erased_at FROM clients WHERE id = ANY ($1::uuid[])"
-STORES = "SELECT id, region FROM stores WHERE id = ANY ($1::uuid[])"
-KEYS = "SELECT id, store_id FROM integration_keys WHERE id = ANY ($1::uuid[])"
 
 INSERT = """
 INSERT INTO attestations (id, store_id, client_id, capture_id, text, version, captured_at, ip,

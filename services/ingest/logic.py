@@ -16,7 +16,7 @@ it stands, and nothing logs one.
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -29,7 +29,7 @@ from schemas.ingest import IngestRecord
 from schemas.upsert import UpsertCommand, UpsertResult
 from services.ingest.errors import RejectedError
 from shared.db import Pool
-from shared.dead_letters import Unreadable, carried, dead_letter, decode_json
+from shared.dead_letters import Unreadable, carried, dead_letter, decode_json, received_at
 from shared.normalize import InvalidRecordError, field_errors, to_command
 from shared.publish import publish_keyed
 from shared.redact import redact_text
@@ -81,11 +81,6 @@ async def ingest_batch(pool: Pool, producer: AIOKafkaProducer,
         publish_keyed(producer, UPSERT_RESULTS, [(d.request_id, _rejected(d, i)) for d, i in dead]),
     )
     return BatchSummary(accepted=len(commands), rejected=len(dead))
-
-
-def received_at(record: "ConsumerRecord[bytes, bytes]") -> datetime:
-    """When the broker took the record: the same on every redelivery."""
-    return datetime.fromtimestamp(record.timestamp / 1000, UTC)
 
 
 def _request_id(record: "ConsumerRecord[bytes, bytes]", body: Any) -> str:

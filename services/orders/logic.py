@@ -19,33 +19,28 @@ with its reason on `orders.events.dlq.v1`.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
-import structlog
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
 
-from schemas.common import FieldError
-from schemas.dlq import DeadLetter, Reason
+from schemas.ingest import ClientFields
 from schemas.orders import OrderEvent
 from schemas.privacy import AttestationCapture
 from services.orders import sql
 from services.orders.rules import Rules
 from shared import addresses, audit
 from shared.audit import Actor, AuditEntry
+from shared.customers import Customer, resolve_customers
 from shared.db import Connection, Pool
-from shared.dead_letters import Unreadable, carried, dead_letter, decode_json
-from shared.normalize import InvalidRecordError, field_errors, to_command
+from shared.dead_letters import Intake, Rejected
 from shared.outbox import add_events, client_event
 from shared.publish import publish_keyed
-from shared.resolver import resolve_batch
 from shared.topics import ATTESTATIONS, ORDERS_DLQ
 
-log = structlog.get_logger(__name__)
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 STATS = ("total_orders", "total_spent_minor", "first_order_at", "last_order_at", "is_vip",
          "segment")
@@ -61,41 +56,13 @@ class Item:
     client_id: UUID | None = None
 
 
-class Refused(Exception):
-    def __init__(self, reason: Reason, field: str, message: str) -> None:
-        super().__init__(message)
-        self.reason, self.errors = reason, [FieldError(field=field, message=message)]
-
-
 async def orders_batch(pool: Pool, producer: AIOKafkaProducer, records: Sequence[Record],
                        rules: Rules) -> int:
     """Applies the batch; returns how many events were new."""
-    items: list[Item] = []
-    dead: list[DeadLetter] = []
-
-    def refuse(item_record: Record, body: Any, reason: Reason,
-               errors: list[FieldError]) -> None:
-        where = f"{item_record.topic}:{item_record.partition}:{item_record.offset}"
-        dead.append(dead_letter(item_record, body, where, reason, errors, _at(item_record)))
-        log.info("order event rejected", at=where, reason=reason,
-                 errors=[e.model_dump() for e in errors[:5]])
-
-    for record in records:
-        body = decode_json(record.value)
-        try:
-            if isinstance(body, Unreadable):
-                raise Refused("malformed", "payload", body.why)
-            items.append(Item(record, body, OrderEvent.model_validate(body)))
-        except Refused as e:
-            refuse(record, body, e.reason, e.errors)
-        except ValidationError as e:
-            refuse(record, body, "invalid", field_errors(e))
-        except Exception as e:  # input we did not foresee is still only input
-            refuse(record, body, "malformed", [FieldError(
-                field="payload", message=f"could not be processed ({type(e).__name__})")])
-
+    intake = Intake(OrderEvent, "order event")
+    items = [Item(r, body, e) for r, body, e in intake.decode(records)]
     for item, error in await _find_clients(pool, items):
-        refuse(item.record, item.body, error.reason, error.errors)
+        intake.refuse(item.record, item.body, error.reason, error.errors)
     ready = [i for i in items if i.client_id is not None]
     new = 0
     if ready:
@@ -103,46 +70,25 @@ async def orders_batch(pool: Pool, producer: AIOKafkaProducer, records: Sequence
     await publish_keyed(producer, ATTESTATIONS, [
         (f"{i.event.store_id}:order:{i.event.order_id}", _attestation(i)) for i in ready
         if i.event.attestation is not None])
-    await publish_keyed(producer, ORDERS_DLQ, [(d.request_id, carried(d)) for d in dead])
+    await publish_keyed(producer, ORDERS_DLQ, intake.letters())
     return new
 
 
-async def _find_clients(pool: Pool, items: list[Item]) -> list[tuple[Item, Refused]]:
+async def _find_clients(pool: Pool, items: list[Item]) -> list[tuple[Item, Rejected]]:
     """Sets each item's client: a placed order's through the resolver, a later event's from
     its order (placed earlier, or in this batch). The items that have none, and why."""
-    refused: list[tuple[Item, Refused]] = []
+    refused: list[tuple[Item, Rejected]] = []
     placed = [i for i in items if i.event.type == "order.placed"]
-    regions = {r["id"]: r["region"] for r in await pool.fetch(
-        sql.STORES, list({i.event.store_id for i in placed}))} if placed else {}
-    keys = {r["id"]: r["store_id"] for r in await pool.fetch(
-        sql.KEYS, [i.event.integration_key_id for i in placed if i.event.integration_key_id])}
-    commands, resolving = [], []
-    for i in placed:
-        e = i.event
-        assert e.customer is not None
-        if e.store_id not in regions:
-            refused.append((i, Refused("invalid", "store_id", "no such store")))
-        elif e.integration_key_id and keys.get(e.integration_key_id) != e.store_id:
-            refused.append((i, Refused("invalid", "integration_key_id",
-                                       "not a key of this store")))
+    answers = await resolve_customers(pool, [Customer(
+        store_id=i.event.store_id, fields=_customer(i.event),
+        request_id=f"order:{i.event.order_id}",
+        source_label=i.event.source_label, received_at=i.event.occurred_at,
+        integration_key_id=i.event.integration_key_id) for i in placed])
+    for i, answer in zip(placed, answers, strict=True):
+        if isinstance(answer, Rejected):
+            refused.append((i, answer))
         else:
-            customer = (e.customer if e.accepts_marketing is None else e.customer.model_copy(
-                update={"accepts_marketing": e.accepts_marketing}))
-            try:
-                commands.append(to_command(
-                    customer, request_id=f"order:{e.order_id}", store_id=e.store_id,
-                    region=regions[e.store_id], integration_key_id=e.integration_key_id,
-                    source_label=e.source_label, received_at=e.occurred_at))
-                resolving.append(i)
-            except InvalidRecordError as err:
-                refused.append((i, Refused("invalid", "customer", "; ".join(
-                    f"{x.field}: {x.message}" for x in err.errors))))
-    for i, result in zip(resolving, await resolve_batch(pool, commands), strict=True):
-        if result.client_id is None:
-            refused.append((i, Refused("invalid", "customer", "; ".join(
-                f"{x.field}: {x.message}" for x in result.errors) or result.outcome)))
-        else:
-            i.client_id = result.client_id
+            i.client_id = answer
 
     in_batch = {(i.event.store_id, i.event.order_id): i.client_id for i in placed
                 if i.client_id is not None}
@@ -154,9 +100,17 @@ async def _find_clients(pool: Pool, items: list[Item]) -> list[tuple[Item, Refus
         key = (i.event.store_id, i.event.order_id)
         i.client_id = known.get(key) or in_batch.get(key)
         if i.client_id is None:
-            refused.append((i, Refused("invalid", "order_id",
-                                       "no such order in this store (order.placed first)")))
+            refused.append((i, Rejected("invalid", "order_id",
+                                        "no such order in this store (order.placed first)")))
     return refused
+
+
+def _customer(e: OrderEvent) -> ClientFields:
+    """A placed order's customer, with the order's marketing consent when it gives one."""
+    assert e.customer is not None  # OrderEvent requires it of order.placed
+    if e.accepts_marketing is None:
+        return e.customer
+    return e.customer.model_copy(update={"accepts_marketing": e.accepts_marketing})
 
 
 async def _apply_retrying(pool: Pool, items: list[Item], rules: Rules) -> int:
@@ -255,7 +209,3 @@ def _attestation(i: Item) -> AttestationCapture:
         capture_id=f"order:{e.order_id}", store_id=e.store_id, client_id=i.client_id,
         source_label=e.source_label, text=a.text, version=a.version,
         captured_at=a.captured_at or e.occurred_at, ip=a.ip, user_agent=a.user_agent)
-
-
-def _at(record: Record) -> datetime:
-    return datetime.fromtimestamp(record.timestamp / 1000, UTC)

@@ -1,7 +1,5 @@
 """The orders service's SQL."""
 
-STORES = "SELECT id, region FROM stores WHERE id = ANY ($1::uuid[])"
-KEYS = "SELECT id, store_id FROM integration_keys WHERE id = ANY ($1::uuid[])"
 # The orders later events name: their client.
 KNOWN = """
 SELECT o.store_id, o.order_id, o.client_id FROM orders o
