@@ -2,19 +2,17 @@
 changes to one client, or tags on many, by a member, a key or the system."""
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
-from schemas.common import Contract, FieldError
+from schemas.common import Changes, Contract, FieldError
 from schemas.ingest import (
     MAX_TAGS,
     ClientType,
@@ -46,7 +44,7 @@ class Actor(Contract):
     name: str | None = Field(default=None, max_length=200)
 
 
-class ClientChanges(Contract):
+class ClientChanges(Changes):
     """`update`: the fields to set; a field given as null (or blank) is cleared, one left out
     is kept. Same limits and checks as ingest; name, email and phone cannot all go; name, type
     and status cannot be cleared."""
@@ -64,13 +62,6 @@ class ClientChanges(Contract):
                                          description="null removes it")
     accepts_marketing: bool | None = Field(default=None, description="the client's marketing "
                                            "consent (when and by whom: audited)")
-
-    @model_serializer(mode="wrap")
-    def _only_given(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Only the fields given: on the wire, a field left out must stay left out (kept), not
-        become a null (cleared)."""
-        data: dict[str, Any] = serialize(self)
-        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
     @field_validator("first_name", "last_name", "email", "phone", "company", "notes",
                      mode="before")

@@ -1,12 +1,29 @@
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 
 class Contract(BaseModel):
     """Base of every topic payload: unknown fields are refused, naming the field."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Changes(Contract):
+    """Fields to change: the ones given are set (null clears one), the ones left out are kept.
+    On the wire only the given ones travel, so that one left out stays left out instead of
+    becoming a null (a clear)."""
+
+    @model_serializer(mode="wrap")
+    def _only_given(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = serialize(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
 
 class FieldError(Contract):

@@ -2,19 +2,17 @@
 order, and the reads of orders and addresses."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import (
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
-from schemas.common import Contract
+from schemas.common import Changes, Contract
 from schemas.ingest import ClientFields, Text, blank_to_none
 
 OrderEventType = Literal["order.placed", "order.paid", "order.refunded", "order.cancelled"]
@@ -44,7 +42,7 @@ class Address(Contract):
         return blank_to_none(value)
 
 
-class AddressChanges(Contract):
+class AddressChanges(Changes):
     """An address's fields to change; one left out is kept, a null clears it (address1 and city
     cannot be cleared)."""
 
@@ -58,11 +56,6 @@ class AddressChanges(Contract):
     pincode: Annotated[Text, StringConstraints(max_length=20)] | None = None
     country: Annotated[Text, StringConstraints(max_length=100)] | None = None
     phone: Annotated[Text, StringConstraints(max_length=40)] | None = None
-
-    @model_serializer(mode="wrap")
-    def _only_given(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = serialize(self)
-        return {k: v for k, v in data.items() if k in self.model_fields_set}
 
 
 class AddressView(Address):

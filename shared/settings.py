@@ -13,6 +13,11 @@ def servers(bootstrap: str) -> list[str]:
     return [s.strip() for s in bootstrap.split(",") if s.strip()]
 
 
+def clock(offset_s: float) -> datetime:
+    """The wall clock moved by `offset_s` (CLOCK_OFFSET_S, wherever a rule reads the time)."""
+    return datetime.now(UTC) + timedelta(seconds=offset_s)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
@@ -128,7 +133,7 @@ class Settings(BaseSettings):
 
     def now(self) -> datetime:
         """The time the product's rules go by: the wall clock plus CLOCK_OFFSET_S."""
-        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+        return clock(self.clock_offset_s)
 
     @property
     def public_url(self) -> str:

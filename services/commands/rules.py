@@ -2,7 +2,7 @@
 the one-at-a-time path (logic.py) and the set-based one (batch.py), so both check the same way."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from schemas.commands import ClientCommand
@@ -12,7 +12,7 @@ from services.commands.errors import Refused
 from shared.audit import Actor, AuditEntry
 from shared.normalize import check_email, email_key, to_e164
 from shared.outbox import client_event
-from shared.settings import Settings
+from shared.settings import Settings, clock
 
 # An action's event when it is not client.updated.
 EVENT_OF: dict[str, ChangeType] = {"archive": "client.archived", "restore": "client.restored",
@@ -31,7 +31,7 @@ class Policy:
         return cls(settings.clock_offset_s, settings.erasure_cool_off_s)
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+        return clock(self.clock_offset_s)
 
 
 DEFAULT_POLICY = Policy()  # a value, not a resource: the settings' defaults

@@ -164,14 +164,14 @@ async def bundle(deps: Deps, principal: Principal, client_id: UUID) -> SubjectAc
             store_id=store_id, client_id=client_id, client_version=client["version"], at=now,
             actor=audit.Actor(principal.kind, principal.id, principal.name),
             action="exported", changes={}, command_id=None)])
-    found = await attestations(pool, store_id, client_id)
     return SubjectAccessBundle(
         exported_at=now, store_id=store_id, client=_jsonable(dict(client)),
         external_ids=[_jsonable(dict(r)) for r in
                       await pool.fetch(sql.BUNDLE_EXTERNAL_IDS, client_id, store_id)],
         touches=[_jsonable(dict(r)) for r in
                  await pool.fetch(sql.BUNDLE_TOUCHES, client_id, store_id)],
-        threads=threads, attestations=found.attestations if found else [],
+        threads=threads, attestations=[AttestationView.model_validate(dict(r)) for r in
+                                       await pool.fetch(sql.ATTESTATIONS, client_id, store_id)],
         audit=[_jsonable(dict(r)) for r in
                await pool.fetch(sql.BUNDLE_AUDIT, client_id, store_id)],
         erasure_requests=[erasure_view(r) for r in

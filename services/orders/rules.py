@@ -3,9 +3,9 @@ rules. The rules themselves are SQL (client_segment, minor_digits: migration 001
 orders service and the daily job cannot disagree."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from shared.settings import Settings
+from shared.settings import Settings, clock
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Rules:
                    s.segment_at_risk_days, s.clock_offset_s)
 
     def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_s)
+        return clock(self.clock_offset_s)
 
     def args(self) -> tuple[int, int, int, int, int, int]:
         """STATS's $3-$8."""
