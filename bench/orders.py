@@ -31,13 +31,13 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from bench.ingest import baseline_kafka, peak_rss_mb
-from services.orders.rules import Rules
 from services.orders.segments import move_segments
 from shared import stores
 from shared.db import create_pool
 from shared.migrate import migrate
 from shared.runner import prepare
 from shared.settings import Settings, servers
+from shared.stats import Rules
 from shared.topics import ORDERS
 from tests.support.kafka_helpers import fast_forward, group_members
 

@@ -54,6 +54,15 @@ class BulkTagChange(TagChange):
     client_ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
 
 
+class MergeRequest(Contract):
+    """POST /v1/clients/merge: the secondary is merged into the primary and archived."""
+
+    primary_id: UUID
+    secondary_id: UUID
+    expected_version: int | None = Field(default=None, ge=1, description="the primary's")
+    command_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
 class CommandAnswer(Contract):
     """A write's answer: the command's result and, for one client, the client as it is now."""
 

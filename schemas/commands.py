@@ -30,7 +30,7 @@ from schemas.orders import Address, AddressChanges, AddressType
 
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
                  "restore", "request_erasure", "cancel_erasure", "add_address",
-                 "update_address", "remove_address", "default_address"]
+                 "update_address", "remove_address", "default_address", "merge"]
 Status = Literal["ACTIVE", "BLOCKED"]
 Tag = Annotated[TagText, StringConstraints(min_length=1)]
 MAX_BULK = 1000
@@ -98,6 +98,8 @@ class ClientCommand(Contract):
                                     "remove_address, default_address")
     is_default: bool | None = Field(default=None, description="add_address, update_address: "
                                     "make it its type's default (the old one stops being)")
+    secondary_id: UUID | None = Field(default=None, description="merge: the client merged into "
+                                      "client_id (the primary) and archived")
 
     @field_validator("add", "remove", mode="after")
     @classmethod
@@ -124,6 +126,8 @@ class ClientCommand(Contract):
             raise ValueError("cancel_erasure needs erasure_id")
         if self.action == "add_address" and (self.address is None or self.address_type is None):
             raise ValueError("add_address needs address and address_type")
+        if self.action == "merge" and self.secondary_id is None:
+            raise ValueError("merge needs secondary_id")
         if self.action in ("update_address", "remove_address", "default_address") and \
                 self.address_id is None:
             raise ValueError(f"{self.action} needs address_id")

@@ -10,10 +10,11 @@ from pydantic import Field, RootModel
 from schemas.common import Contract
 from schemas.ingest import ClientType
 
-ChangeType = Literal["client.created", "client.updated", "client.archived", "client.restored"]
+ChangeType = Literal["client.created", "client.updated", "client.archived", "client.restored",
+                     "client.merged"]
 # Every type on the topic, and what a webhook endpoint can subscribe to.
 EventType = Literal["client.created", "client.updated", "client.archived", "client.restored",
-                    "client.erased"]
+                    "client.merged", "client.erased"]
 
 
 Segment = Literal["new", "returning", "loyal", "vip", "at_risk"]
@@ -55,9 +56,14 @@ class ClientSnapshot(Contract):
                                                   "last changed")
     marketing_consent_source: str | None = Field(default=None, description="where it changed: "
                                                  "a source label, a member, an order source")
+    merged_into: UUID | None = Field(default=None, description="set once this client was merged "
+                                     "into another (client.merged): the one that remains")
 
 
 class ClientEvent(Contract):
+    """A change of a client, with the client as the change left it. client.merged is about the
+    secondary (archived, `client.merged_into` = the primary, which gets client.updated)."""
+
     id: UUID = Field(description="stable across re-publication: consumers dedupe on it")
     type: ChangeType
     occurred_at: datetime

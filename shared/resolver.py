@@ -1,7 +1,8 @@
 """The one 3-step resolver (seed 000, "Smart upsert"), for whole batches.
 
 1. An external id seen before from the same integration key -> that client.
-2. Else a live client in the same store with the same email key -> attach the external id, keep
+2. Else a live client in the same store with the same email key (or, when only a client merged
+   into another has it, that other one: merged_into) -> attach the external id, keep
    the first-touch source, record the touch, fill only blank fields, `duplicate: true`.
 3. Else create, stamped with the source.
 
@@ -163,7 +164,8 @@ async def _look_up(conn: Connection, commands: Sequence[UpsertCommand], plan: _P
     if with_email:
         rows = await conn.fetch(sql.BY_EMAIL, [c.store_id for c in with_email],
                                 [c.email_key for c in with_email])
-        plan.by_email.update({(r["store_id"], r["email_key"]): r["id"] for r in rows})
+        for r in rows:  # a live holder first; else the client a merged holder joined
+            plan.by_email.setdefault((r["store_id"], r["email_key"]), r["id"])
 
 
 def _external_key(c: UpsertCommand) -> tuple[UUID, str] | None:

@@ -19,12 +19,22 @@ JOIN unnest($1::uuid[], $2::text[]) AS q(key_id, external_id)
   ON e.integration_key_id = q.key_id AND e.external_id = q.external_id
 JOIN clients c ON c.id = e.client_id AND c.deleted_at IS NULL"""
 
+# The live client with the email; and, for an email only a merged client holds, the client it
+# was merged into (`merged`: true). Two branches, each on its own partial index.
 BY_EMAIL = """
-SELECT c.id, c.store_id, c.email_key
+SELECT c.id, c.store_id, c.email_key, false AS merged
 FROM clients c
 JOIN unnest($1::uuid[], $2::text[]) AS q(store_id, email_key)
   ON c.store_id = q.store_id AND c.email_key = q.email_key
-WHERE c.deleted_at IS NULL"""
+WHERE c.deleted_at IS NULL
+UNION ALL
+SELECT p.id, c.store_id, c.email_key, true
+FROM clients c
+JOIN unnest($1::uuid[], $2::text[]) AS q(store_id, email_key)
+  ON c.store_id = q.store_id AND c.email_key = q.email_key
+JOIN clients p ON p.id = c.merged_into AND p.deleted_at IS NULL
+WHERE c.merged_into IS NOT NULL
+ORDER BY merged, id"""
 
 LOCK_CLIENTS = """
 SELECT id, store_id, name, first_name, last_name, email, email_key, phone, company, type,

@@ -18,27 +18,31 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import structlog
 
 from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
 from schemas.events import ClientEvent
-from services.commands import addresses, erasure, sql
+from services.commands import addresses, erasure, merge, sql
 from services.commands.errors import Refused
 from services.commands.rules import DEFAULT_POLICY, Policy, changed_row, entry_of, event_of, tagged
-from shared import audit
+from shared import audit, stats
 from shared.audit import AuditEntry
 from shared.db import Connection
 from shared.outbox import add_events
 
+log = structlog.get_logger(__name__)
+
 COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
            "notes", "type", "tags", "status", "credit_limit", "deleted_at", "version",
-           "updated_at", "accepts_marketing", "marketing_consent_at", "marketing_consent_source")
+           "updated_at", "accepts_marketing", "marketing_consent_at", "marketing_consent_source",
+           "external_ids", *stats.COLUMNS, "merged_into", "merged_at")
 
 
 def needs_one_at_a_time(c: ClientCommand) -> bool:
     """An email moved or a client restored: the store's other live clients must be asked;
     an erasure request or an address: their own tables."""
-    return c.action in ("restore", *erasure.ACTIONS, *addresses.ACTIONS) or (
+    return c.action in ("restore", "merge", *erasure.ACTIONS, *addresses.ACTIONS) or (
         c.action == "update" and c.changes is not None and "email" in c.changes.model_fields_set)
 
 
@@ -48,7 +52,8 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand],
     done = {(r["store_id"], r["command_id"]): CommandResult.model_validate(r["result"])
             for r in await conn.fetch(sql.DONE_MANY, [c.store_id for c in commands],
                                       [c.command_id for c in commands])}
-    ids = sorted({i for c in commands for i in ([c.client_id] if c.client_id else c.client_ids)})
+    ids = sorted({i for c in commands for i in ([c.client_id] if c.client_id else c.client_ids)}
+                 | {c.secondary_id for c in commands if c.secondary_id})
     rows = {r["id"]: {**dict(r), "archived": r["deleted_at"] is not None}
             for r in await conn.fetch(sql.LOCK_CLIENTS, ids)}
     now = policy.now()
@@ -72,9 +77,7 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand],
     if changed:
         try:
             async with conn.transaction():  # a savepoint: a lost race on the email index
-                await conn.execute(sql.UPDATE_CLIENTS, *(
-                    [json.dumps(r[k]) if k == "tags" else r[k] for r in changed.values()]
-                    for k in COLUMNS))
+                await _write(conn, list(changed.values()))
         except asyncpg.UniqueViolationError:
             if len(commands) != 1:
                 raise  # the caller takes these commands one at a time
@@ -98,6 +101,16 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand],
     return results
 
 
+async def _write(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """The rows archived first: the unique email index is checked row by row, and a merge may
+    give the primary the email of the secondary it archives."""
+    for part in ([r for r in rows if r["archived"]], [r for r in rows if not r["archived"]]):
+        if part:
+            await conn.execute(sql.UPDATE_CLIENTS, *(
+                [json.dumps(r[k]) if k in ("tags", "external_ids") else r[k] for r in part]
+                for k in COLUMNS))
+
+
 def _refused(c: ClientCommand, e: Refused) -> CommandResult:
     return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome=e.outcome,
                          errors=[e.error], **e.extra)
@@ -113,6 +126,8 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
         raise Refused("conflict", "expected_version",
                       f"the client is at version {row['version']}", version=row["version"])
     after = changed_row(c, row)
+    if c.action == "merge":
+        return await _merge(conn, c, row, now, rows, changed, entries, events, policy)
     if c.action in erasure.ACTIONS:
         return await _erasure(conn, c, row, after, now, rows, changed, entries, events, policy)
     if c.action in addresses.ACTIONS:
@@ -154,6 +169,30 @@ async def _erasure(conn: Connection, c: ClientCommand, row: dict[str, Any],
     return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
                          client_ids=[row["id"]], version=rows[row["id"]]["version"],
                          erasure_id=erasure_id)
+
+
+async def _merge(conn: Connection, c: ClientCommand, row: dict[str, Any], now: datetime,
+                 rows: dict[UUID, dict[str, Any]], changed: dict[UUID, dict[str, Any]],
+                 entries: list[AuditEntry], events: list[ClientEvent], policy: Policy
+                 ) -> CommandResult:
+    """The secondary archived into the primary (`row`): client.merged for it, client.updated
+    for the primary, an audit entry each (merge.py)."""
+    secondary = merge.check(row, rows.get(c.secondary_id) if c.secondary_id else None,
+                            c.store_id)
+    after = merge.merged_row(row, secondary)
+    moved = await merge.move_related(conn, row["id"], secondary["id"], now)
+    log.info("merged", primary=str(row["id"]), secondary=str(secondary["id"]), moved=moved)
+    computed = await stats.recompute(conn, [row["id"], secondary["id"]], policy.stats, now)
+    gone = {**secondary, "archived": True, "merged_into": row["id"], "merged_at": now,
+            **computed[secondary["id"]][1]}  # its orders moved: none left
+    after.update(computed[row["id"]][1])
+    for before, later, extra in ((secondary, gone, {"merged_into": [None, row["id"]]}),
+                                 (row, after, {"merged_from": [None, secondary["id"]]})):
+        diff = {**audit.changes(before, later), **extra, **{
+            k: [before[k], later[k]] for k in stats.COLUMNS if before[k] != later[k]}}
+        _commit(c, before, later, diff, now, rows, changed, entries, events)
+    return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
+                         client_ids=[row["id"], secondary["id"]], version=after["version"])
 
 
 async def _refuse_held_email(conn: Connection, c: ClientCommand, after: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from shared.audit import Actor, AuditEntry
 from shared.normalize import check_email, email_key, to_e164
 from shared.outbox import client_event
 from shared.settings import Settings, clock
+from shared.stats import DEFAULT_RULES, Rules
 
 # An action's event when it is not client.updated.
 EVENT_OF: dict[str, ChangeType] = {"archive": "client.archived", "restore": "client.restored",
@@ -21,14 +22,16 @@ EVENT_OF: dict[str, ChangeType] = {"archive": "client.archived", "restore": "cli
 
 @dataclass(frozen=True)
 class Policy:
-    """The settings commands go by: the clock (CLOCK_OFFSET_S) and the erasure cool-off."""
+    """The settings commands go by: the clock (CLOCK_OFFSET_S), the erasure cool-off, and the
+    stats rules (a merge computes the primary's stats again)."""
 
     clock_offset_s: float = 0.0
     erasure_cool_off_s: float = 604_800.0
+    stats: Rules = DEFAULT_RULES
 
     @classmethod
     def of(cls, settings: Settings) -> "Policy":
-        return cls(settings.clock_offset_s, settings.erasure_cool_off_s)
+        return cls(settings.clock_offset_s, settings.erasure_cool_off_s, Rules.of(settings))
 
     def now(self) -> datetime:
         return clock(self.clock_offset_s)
@@ -47,6 +50,9 @@ def changed_row(c: ClientCommand, before: dict[str, Any]) -> dict[str, Any]:
     if c.action in ("archive", "request_erasure"):
         after["archived"] = True
         return after
+    if before.get("merged_into") is not None:  # for good: changes go to the one it joined
+        raise Refused("conflict", "client_id",
+                      f"the client was merged into {before['merged_into']}")
     if c.action == "restore":
         after["archived"] = False
         return after
@@ -100,7 +106,8 @@ def entry_of(c: ClientCommand, after: dict[str, Any], diff: dict[str, list[Any]]
 
 def event_of(c: ClientCommand, after: dict[str, Any], changed: list[str],
            now: datetime) -> ClientEvent:
-    kind = EVENT_OF.get(c.action, "client.updated")
+    kind = ("client.merged" if c.action == "merge" and after.get("merged_into") is not None
+            else EVENT_OF.get(c.action, "client.updated"))
     if c.action.endswith("_address"):
         changed = ["addresses"]
     return client_event(kind, after, now, changed if kind == "client.updated" else [])

@@ -26,14 +26,21 @@ SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u
     status = u.status, credit_limit = u.credit_limit, deleted_at = u.deleted_at,
     version = u.version, updated_at = u.updated_at, accepts_marketing = u.accepts_marketing,
     marketing_consent_at = u.marketing_consent_at,
-    marketing_consent_source = u.marketing_consent_source
+    marketing_consent_source = u.marketing_consent_source,
+    external_ids = u.external_ids::jsonb, total_orders = u.total_orders,
+    total_spent_minor = u.total_spent_minor, first_order_at = u.first_order_at,
+    last_order_at = u.last_order_at, is_vip = u.is_vip, segment = u.segment,
+    merged_into = u.merged_into, merged_at = u.merged_at
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[],
             $14::timestamptz[], $15::int[], $16::timestamptz[], $17::bool[], $18::timestamptz[],
-            $19::text[])
+            $19::text[], $20::text[], $21::int[], $22::bigint[], $23::timestamptz[],
+            $24::timestamptz[], $25::bool[], $26::text[], $27::uuid[], $28::timestamptz[])
   AS u(id, name, first_name, last_name, email, email_key, phone, company, notes, type, tags,
        status, credit_limit, deleted_at, version, updated_at, accepts_marketing,
-       marketing_consent_at, marketing_consent_source)
+       marketing_consent_at, marketing_consent_source, external_ids, total_orders,
+       total_spent_minor, first_order_at, last_order_at, is_vip, segment, merged_into,
+       merged_at)
 WHERE c.id = u.id"""
 
 RECORD_MANY = """
@@ -89,3 +96,53 @@ UPDATE client_addresses SET is_default = false, updated_at = $4
 WHERE client_id = $1 AND type = $2 AND is_default AND id <> $3
 RETURNING id"""
 SET_DEFAULT = "UPDATE client_addresses SET is_default = true, updated_at = $2 WHERE id = $1"
+
+# Merge (merge.py): everything that points at the secondary ($2) re-pointed at the primary
+# ($1), in one statement; the rows moved, per table. Each row is touched by one part only.
+MERGE_MOVE = """
+WITH threads AS (
+    UPDATE threads t SET client_id = $1,
+        status = CASE WHEN t.status = 'open' AND EXISTS (
+                          SELECT 1 FROM threads p WHERE p.client_id = $1 AND p.status = 'open')
+                      THEN 'closed' ELSE t.status END
+    WHERE t.client_id = $2 RETURNING 1
+), messages AS (
+    UPDATE messages SET client_id = $1 WHERE client_id = $2 RETURNING 1
+), external_ids AS (
+    UPDATE client_external_ids SET client_id = $1 WHERE client_id = $2 RETURNING 1
+), touches AS (
+    UPDATE client_touches SET client_id = $1 WHERE client_id = $2 RETURNING 1
+), attestations AS (
+    UPDATE attestations SET client_id = $1 WHERE client_id = $2 RETURNING 1
+), equal_addresses AS (
+    DELETE FROM client_addresses s
+    WHERE s.client_id = $2 AND EXISTS (
+        SELECT 1 FROM client_addresses p
+        WHERE p.client_id = $1 AND p.type = s.type AND p.fingerprint = s.fingerprint)
+    RETURNING 1
+), addresses AS (
+    UPDATE client_addresses s SET client_id = $1, updated_at = $3,
+        is_default = s.is_default AND NOT EXISTS (
+            SELECT 1 FROM client_addresses p
+            WHERE p.client_id = $1 AND p.type = s.type AND p.is_default)
+    WHERE s.client_id = $2 AND NOT EXISTS (
+        SELECT 1 FROM client_addresses p
+        WHERE p.client_id = $1 AND p.type = s.type AND p.fingerprint = s.fingerprint)
+    RETURNING 1
+), orders AS (
+    UPDATE orders SET client_id = $1, updated_at = $3 WHERE client_id = $2 RETURNING 1
+), order_events AS (
+    UPDATE order_events SET client_id = $1 WHERE client_id = $2 RETURNING 1
+), merged_earlier AS (
+    UPDATE clients SET merged_into = $1 WHERE merged_into = $2 RETURNING 1
+)
+SELECT (SELECT count(*) FROM threads) AS threads,
+       (SELECT count(*) FROM messages) AS messages,
+       (SELECT count(*) FROM external_ids) AS external_ids,
+       (SELECT count(*) FROM touches) AS touches,
+       (SELECT count(*) FROM attestations) AS attestations,
+       (SELECT count(*) FROM addresses) AS addresses,
+       (SELECT count(*) FROM equal_addresses) AS equal_addresses_dropped,
+       (SELECT count(*) FROM orders) AS orders,
+       (SELECT count(*) FROM order_events) AS order_events,
+       (SELECT count(*) FROM merged_earlier) AS merged_earlier"""

@@ -24,6 +24,7 @@ from schemas.api import (
     ClientView,
     CommandAnswer,
     CustomerSegments,
+    MergeRequest,
     NewAddress,
     Problem,
     Sort,
@@ -235,6 +236,18 @@ async def update_client(request: Request, principal: Writer, client_id: UUID,
 async def bulk_tag(request: Request, principal: Writer, body: BulkTagChange) -> JSONResponse:
     return await _command(request, principal, "bulk_tag", body.command_id,
                           client_ids=body.client_ids, add=body.add, remove=body.remove)
+
+
+@router.post("/clients/merge", responses=WRITE_ANSWERS)
+async def merge_clients(request: Request, principal: Writer, body: MergeRequest
+                        ) -> JSONResponse:
+    """Merge the secondary into the primary: its external ids, touches, threads, messages,
+    attestations, addresses and orders move to the primary (stats computed again), tags are
+    united, notes joined, blank fields filled; the secondary is archived with `merged_into`
+    and its email and external ids resolve to the primary from then on."""
+    return await _command(request, principal, "merge", body.command_id,
+                          client_id=body.primary_id, secondary_id=body.secondary_id,
+                          expected_version=body.expected_version)
 
 
 @router.post("/clients/{client_id}/tags", responses=WRITE_ANSWERS)

@@ -1,4 +1,4 @@
-"""`clients client get|list|timeline|audit|export|update|tag|archive|restore`: the clients API
+"""`clients client get|list|timeline|audit|export|update|tag|archive|restore|merge`: the clients API
 from the command line, as a member (`--token` or CLIENTS_TOKEN), so scopes apply and the audit
 names the member. The same reads and commands as `/v1` (reads.py, client_commands.py): writes
 need the commands service running, as they do over HTTP."""
@@ -24,7 +24,8 @@ from shared.resources import Deps, open_deps
 from shared.settings import Settings
 
 SCOPE_OF = {"get": READ, "list": READ, "timeline": READ, "audit": READ, "export": EXPORT,
-            "update": WRITE, "tag": WRITE, "archive": DELETE, "restore": DELETE}
+            "update": WRITE, "tag": WRITE, "archive": DELETE, "restore": DELETE,
+            "merge": WRITE}
 UPDATABLE = ("name", "first_name", "last_name", "email", "phone", "company", "notes", "type",
              "status", "credit_limit", "accepts_marketing")
 
@@ -44,13 +45,18 @@ def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
         "tag": client.add_parser("tag", help="add or remove tags (several ids: in bulk)"),
         "archive": client.add_parser("archive", help="archive (the soft delete)"),
         "restore": client.add_parser("restore", help="restore an archived client"),
+        "merge": client.add_parser("merge", help="merge SECONDARY into PRIMARY (the secondary "
+                                   "is archived; its rows move to the primary)"),
     }
     for action, p in parsers.items():
         p.add_argument("--token", default=os.environ.get("CLIENTS_TOKEN"),
                        help="a member's pck_usr_ token (default: $CLIENTS_TOKEN)")
         if action in ("get", "timeline", "audit", "update", "archive", "restore"):
             p.add_argument("client", type=UUID)
-        if action in ("update", "tag", "archive", "restore"):
+        if action == "merge":
+            p.add_argument("client", type=UUID, metavar="PRIMARY")
+            p.add_argument("secondary", type=UUID, metavar="SECONDARY")
+        if action in ("update", "tag", "archive", "restore", "merge"):
             p.add_argument("--expected-version", type=int)
             p.add_argument("--command-id", help="idempotency key (default: a new one)")
         p.set_defaults(fn=cmd_client)
@@ -211,6 +217,12 @@ async def _restore(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
     return await _send(deps, who, args, "restore", client_id=args.client)
 
 
+async def _merge(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
+    return await _send(deps, who, args, "merge", client_id=args.client,
+                       secondary_id=args.secondary)
+
+
 _ACTIONS: dict[str, Callable[[Deps, Principal, argparse.Namespace], Awaitable[Any]]] = {
     "get": _get, "list": _list, "timeline": _timeline, "audit": _audit, "export": _export,
-    "update": _update, "tag": _tag, "archive": _archive, "restore": _restore}
+    "update": _update, "tag": _tag, "archive": _archive, "restore": _restore,
+    "merge": _merge}

@@ -8,7 +8,7 @@ id, store_id, name, first_name, last_name, email, phone, company, type, status, 
 tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
 created_at, updated_at, version, deleted_at AS archived_at, erased_at, total_orders,
 total_spent_minor, avg_order_value_minor, first_order_at, last_order_at, is_vip, segment,
-accepts_marketing, marketing_consent_at, marketing_consent_source"""
+accepts_marketing, marketing_consent_at, marketing_consent_source, merged_into"""
 
 # $1 store, $2 q (a LIKE pattern), $3 tags (all of them), $4 type, $5 status, $6 source label,
 # $7 created after, $8 created before, $9 segment, $10 VIP, $11 accepts marketing.

@@ -4,9 +4,9 @@ import structlog
 from faststream.kafka import KafkaRouter
 
 from services.orders.logic import orders_batch
-from services.orders.rules import Rules
 from shared.broker import Records, raw_batch_subscriber
 from shared.resources import Deps
+from shared.stats import Rules
 from shared.topics import ORDERS
 
 GROUP = "orders"

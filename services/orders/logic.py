@@ -31,19 +31,18 @@ from schemas.ingest import ClientFields
 from schemas.orders import OrderEvent
 from schemas.privacy import AttestationCapture
 from services.orders import sql
-from services.orders.rules import Rules
-from shared import addresses, audit
+from shared import addresses, audit, stats
 from shared.audit import Actor, AuditEntry
 from shared.customers import Customer, resolve_customers
 from shared.db import Connection, Pool
 from shared.dead_letters import Intake, Rejected
 from shared.outbox import add_events, client_event
 from shared.publish import publish_keyed
+from shared.stats import Rules
 from shared.topics import ATTESTATIONS, ORDERS_DLQ
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
-STATS = ("total_orders", "total_spent_minor", "first_order_at", "last_order_at", "is_vip",
-         "segment")
+STATS = stats.COLUMNS
 ACTOR = Actor("system", None, "orders")
 RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
@@ -127,7 +126,7 @@ async def _apply_retrying(pool: Pool, items: list[Item], rules: Rules) -> int:
 
 async def _apply(conn: Connection, items: list[Item], rules: Rules) -> int:
     now = rules.now()
-    await conn.execute(sql.LOCK_CLIENTS, sorted({i.client_id for i in items if i.client_id}))
+    await _lock_clients(conn, items)
     events = [i.event for i in items]
     recorded = await conn.fetch(
         sql.RECORD_EVENTS, [e.store_id for e in events], [e.order_id for e in events],
@@ -158,27 +157,36 @@ async def _apply(conn: Connection, items: list[Item], rules: Rules) -> int:
     return len(new)
 
 
+async def _lock_clients(conn: Connection, items: list[Item]) -> None:
+    """Locks the items' clients. A client merged into another since it was resolved (or since
+    its order was placed) hands its items to that one, locked too: a merge moves orders, and
+    what comes after it follows them."""
+    merged = {r["id"]: r["merged_into"] for r in await conn.fetch(
+        sql.LOCK_CLIENTS, sorted({i.client_id for i in items if i.client_id}))
+        if r["merged_into"] is not None}
+    if merged:
+        await conn.fetch(sql.LOCK_CLIENTS, sorted(set(merged.values())))
+        for i in items:
+            if i.client_id in merged:
+                i.client_id = merged[i.client_id]
+
+
 async def _restat(conn: Connection, client_ids: list[UUID], rules: Rules, now: datetime,
                   command_id: str | None) -> None:
     """The clients' stats from their orders; the changed ones written with an audit entry and
     client.updated each."""
-    rows = await conn.fetch(sql.STATS, client_ids, now, *rules.args())
-    changed: list[dict[str, Any]] = []
-    for r in rows:
-        after = {k: r["new_" + k] for k in STATS}
-        before = {k: r[k] for k in STATS}
-        if after != before:
-            changed.append({"id": r["id"], "before": before, "after": after})
+    changed = [(client_id, before, after) for client_id, (before, after)
+               in (await stats.recompute(conn, client_ids, rules, now)).items()
+               if before != after]
     if not changed:
         return
-    written = await conn.fetch(sql.SET_STATS, [c["id"] for c in changed],
-                               *([c["after"][k] for c in changed] for k in STATS), now)
-    by_id = {c["id"]: c for c in changed}
+    written = await conn.fetch(sql.SET_STATS, [c for c, _, _ in changed],
+                               *([after[k] for _, _, after in changed] for k in STATS), now)
+    by_id = {c: (before, after) for c, before, after in changed}
     entries, events = [], []
     for row in written:
-        c = by_id[row["id"]]
-        diff = {k: [c["before"][k], c["after"][k]] for k in STATS
-                if c["before"][k] != c["after"][k]}
+        before, after = by_id[row["id"]]
+        diff = {k: [before[k], after[k]] for k in STATS if before[k] != after[k]}
         entries.append(AuditEntry(store_id=row["store_id"], client_id=row["id"],
                                   client_version=row["version"], at=now, actor=ACTOR,
                                   action="order_stats", changes=diff, command_id=command_id))

@@ -11,13 +11,13 @@ import asyncpg
 import structlog
 
 from services.orders import sql
-from services.orders.rules import Rules
 from shared import audit
 from shared.audit import Actor, AuditEntry
 from shared.db import Pool
 from shared.outage import run_until_stopped
 from shared.outbox import add_events, client_event
 from shared.resources import Deps
+from shared.stats import Rules
 from shared.waiting import first_of
 
 log = structlog.get_logger(__name__)

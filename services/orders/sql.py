@@ -8,8 +8,10 @@ JOIN unnest($1::uuid[], $2::text[]) AS k(store_id, order_id) USING (store_id, or
 # The batch's clients, locked first and in id order (as the resolver and the commands lock),
 # so that two batches, or a batch and an upsert, wait for each other instead of deadlocking.
 # NO KEY UPDATE: the orders' foreign keys only share-lock the key, which this lets through.
+# A client merged meanwhile names the one it was merged into (that one is then locked too).
 LOCK_CLIENTS = """
-SELECT id FROM clients WHERE id = ANY ($1::uuid[]) ORDER BY id FOR NO KEY UPDATE"""
+SELECT id, merged_into FROM clients WHERE id = ANY ($1::uuid[])
+ORDER BY id FOR NO KEY UPDATE"""
 
 # Each event once: the ones this returns are new ($1-$7: store, order, type, occurred_at,
 # client, amount, currency).
@@ -47,31 +49,6 @@ FROM (SELECT store_id, order_id, min(paid_at) AS paid_at, min(cancelled_at) AS c
            AS u(store_id, order_id, paid_at, cancelled_at, refunded_minor)
       GROUP BY store_id, order_id) e
 WHERE o.store_id = e.store_id AND o.order_id = e.order_id"""
-
-# The stats of these clients as their orders make them, with VIP and segment by the rules
-# ($3 VIP orders, $4 VIP spend in major units, $5-$8 the segment rules at $2 now), beside what
-# the client row holds (locked); $1 the clients.
-STATS = """
-SELECT c.id, c.total_orders, c.total_spent_minor, c.first_order_at, c.last_order_at,
-       c.is_vip, c.segment, s.total_orders AS new_total_orders,
-       s.total_spent_minor AS new_total_spent_minor, s.first_order_at AS new_first_order_at,
-       s.last_order_at AS new_last_order_at, v.is_vip AS new_is_vip,
-       client_segment(s.total_orders, v.is_vip, s.last_order_at, $2, $5, $6, $7, $8)
-           AS new_segment
-FROM clients c
-CROSS JOIN LATERAL (
-    SELECT count(*)::int AS total_orders,
-           coalesce(sum(total_minor - least(refunded_minor, total_minor)), 0)::bigint
-               AS total_spent_minor,
-           min(placed_at) AS first_order_at, max(placed_at) AS last_order_at,
-           max(currency) AS currency
-    FROM orders o WHERE o.client_id = c.id AND o.cancelled_at IS NULL) s
-CROSS JOIN LATERAL (
-    SELECT s.total_orders >= $3
-           OR s.total_spent_minor >= $4::numeric * 10 ^ minor_digits(coalesce(s.currency, ''))
-           AS is_vip) v
-WHERE c.id = ANY ($1::uuid[])
-ORDER BY c.id FOR NO KEY UPDATE OF c"""
 
 SET_STATS = """
 UPDATE clients c

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from services.orders.rules import Rules
 from services.orders.segments import move_segments
 from shared.db import Pool
 from shared.settings import Settings
+from shared.stats import Rules
 from shared.topics import EVENTS, ORDERS, ORDERS_DLQ
 from tests.conftest import Pipeline, eventually
 from tests.support.api_helpers import Shop
