@@ -7,11 +7,11 @@ from uuid import UUID
 
 from pydantic import Field
 
+from schemas.addresses import Address, AddressChanges, AddressType
 from schemas.commands import MAX_BULK, ClientChanges, CommandResult, Tag
 from schemas.common import Contract, FieldError
 from schemas.events import ClientSnapshot
 from schemas.ingest import MAX_TAGS
-from schemas.orders import Address, AddressChanges, AddressType
 
 Sort = Literal["-updated_at", "updated_at", "name", "-name", "created_at", "-created_at"]
 MAX_LIMIT = 100

@@ -12,7 +12,8 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.common import Changes, Contract, FieldError
+from schemas.addresses import Address, AddressChanges, AddressType, TypedAddresses
+from schemas.common import Changes, Contract, FieldError, Text, blank_to_none
 from schemas.ingest import (
     MAX_TAGS,
     ClientType,
@@ -22,11 +23,8 @@ from schemas.ingest import (
     PersonName,
     Phone,
     TagText,
-    Text,
-    blank_to_none,
     normalized_tags,
 )
-from schemas.orders import Address, AddressChanges, AddressType
 
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
                  "restore", "request_erasure", "cancel_erasure", "add_address",
@@ -62,6 +60,9 @@ class ClientChanges(Changes):
                                          description="null removes it")
     accepts_marketing: bool | None = Field(default=None, description="the client's marketing "
                                            "consent (when and by whom: audited)")
+    addresses: TypedAddresses | None = Field(default=None, description="addresses to add (an "
+                                             "equal one is not added again; the first of a "
+                                             "type is its default)")
 
     @field_validator("first_name", "last_name", "email", "phone", "company", "notes",
                      mode="before")

@@ -5,6 +5,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     SerializerFunctionWrapHandler,
+    StringConstraints,
     model_serializer,
 )
 
@@ -50,3 +51,13 @@ def clean_text(value: str) -> str:
 
 
 CleanStr = Annotated[str, AfterValidator(clean_text)]
+
+# Trimmed, and free of what no store can keep (NUL, lone surrogates): refused naming the field.
+Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(clean_text)]
+
+
+def blank_to_none(value: object) -> object:
+    """A blank string counts as absent (ingest) or as cleared (commands)."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value

@@ -3,13 +3,12 @@
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from schemas.common import Contract, clean_text
+from schemas.addresses import TypedAddresses
+from schemas.common import Contract, Text, blank_to_none
 
 ClientType = Literal["retail", "wholesale"]
-# Trimmed, and free of what no store can keep (NUL, lone surrogates): refused naming the field.
-Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(clean_text)]
 
 MAX_TAGS = 250
 # The limits of a client's fields, the same wherever a client is written (ingest, import,
@@ -24,13 +23,6 @@ NEED_CONTACT = "email or phone is required"
 NEED_NAME = "a name is required: name, or first_name/last_name"
 # The field a whole-record rule is reported on.
 RULE_FIELDS = {NEED_CONTACT: "email", NEED_NAME: "name"}
-
-
-def blank_to_none(value: object) -> object:
-    """A blank string counts as absent (ingest) or as cleared (commands)."""
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def normalized_tags(tags: list[str]) -> list[str]:
@@ -54,6 +46,8 @@ class ClientFields(Contract):
     notes: Notes | None = None
     accepts_marketing: bool | None = Field(default=None, description="the client's marketing "
                                            "consent, when the source knows it (absent: kept)")
+    addresses: TypedAddresses = Field(default_factory=list, description="billing and shipping "
+                                      "addresses, each saved unless an equal one is there")
 
     @field_validator("external_id", "email", "phone", "name", "first_name", "last_name",
                      "company", "notes", mode="before")

@@ -8,56 +8,14 @@ from uuid import UUID
 from pydantic import (
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
-from schemas.common import Changes, Contract
-from schemas.ingest import ClientFields, Text, blank_to_none
+from schemas.addresses import Address, AddressType
+from schemas.common import Contract, Text
+from schemas.ingest import ClientFields
 
 OrderEventType = Literal["order.placed", "order.paid", "order.refunded", "order.cancelled"]
-AddressType = Literal["billing", "shipping"]
-Short = Annotated[Text, StringConstraints(max_length=200)]
-Line = Annotated[Text, StringConstraints(min_length=1, max_length=500)]
-
-
-class Address(Contract):
-    """A postal address as seed 004 has it (`pincode`: the postal code)."""
-
-    first_name: Short | None = None
-    last_name: Short | None = None
-    company: Short | None = None
-    address1: Line
-    address2: Annotated[Text, StringConstraints(max_length=500)] | None = None
-    city: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
-    state: Short | None = None
-    pincode: Annotated[Text, StringConstraints(max_length=20)] | None = None
-    country: Annotated[Text, StringConstraints(max_length=100)] | None = None
-    phone: Annotated[Text, StringConstraints(max_length=40)] | None = None
-
-    @field_validator("first_name", "last_name", "company", "address2", "state", "pincode",
-                     "country", "phone", mode="before")
-    @classmethod
-    def _blank(cls, value: object) -> object:
-        return blank_to_none(value)
-
-
-class AddressChanges(Changes):
-    """An address's fields to change; one left out is kept, a null clears it (address1 and city
-    cannot be cleared)."""
-
-    first_name: Short | None = None
-    last_name: Short | None = None
-    company: Short | None = None
-    address1: Line | None = None
-    address2: Annotated[Text, StringConstraints(max_length=500)] | None = None
-    city: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
-    state: Short | None = None
-    pincode: Annotated[Text, StringConstraints(max_length=20)] | None = None
-    country: Annotated[Text, StringConstraints(max_length=100)] | None = None
-    phone: Annotated[Text, StringConstraints(max_length=40)] | None = None
-
-
 class AddressView(Address):
     id: UUID
     type: AddressType

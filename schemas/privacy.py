@@ -8,8 +8,8 @@ from uuid import UUID
 from pydantic import Field, StringConstraints, model_validator
 
 from schemas.commands import CommandResult
-from schemas.common import Contract
-from schemas.ingest import ClientFields, Text
+from schemas.common import Contract, Text
+from schemas.ingest import ClientFields
 
 BUNDLE_VERSION: Literal[1] = 1
 ErasureStatus = Literal["pending", "cancelled", "done"]

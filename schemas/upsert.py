@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from schemas.addresses import TypedAddress
 from schemas.common import CleanStr, Contract, FieldError
 from schemas.ingest import ClientType
 
@@ -36,6 +37,8 @@ class UpsertCommand(Contract):
     notes: CleanStr | None = None
     accepts_marketing: bool | None = Field(default=None, description="given: the client's "
                                            "consent from now on; absent: kept")
+    addresses: list[TypedAddress] = Field(default_factory=list, description="saved with the "
+                                          "client unless equal ones are there (not on skip)")
     on_match: OnMatch = "fill"
     received_at: datetime
 

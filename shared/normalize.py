@@ -124,5 +124,6 @@ def to_command(fields: ClientFields, *, request_id: str, store_id: Any, region: 
         email=fields.email, email_key=email_key(fields.email) if fields.email else None,
         phone=phone, name=name, first_name=first, last_name=last, company=fields.company,
         type=fields.type if "type" in fields.model_fields_set else None, tags=fields.tags,
-        notes=fields.notes, accepts_marketing=fields.accepts_marketing, on_match=on_match,
+        notes=fields.notes, accepts_marketing=fields.accepts_marketing,
+        addresses=fields.addresses, on_match=on_match,
         received_at=received_at)

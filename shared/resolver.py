@@ -35,7 +35,7 @@ from schemas.common import FieldError
 from schemas.events import ClientEvent
 from schemas.ingest import MAX_TAGS
 from schemas.upsert import Outcome, UpsertCommand, UpsertResult
-from shared import audit
+from shared import addresses, audit
 from shared import resolver_sql as sql
 from shared.audit import Actor, AuditEntry
 from shared.db import Connection, Pool
@@ -261,6 +261,7 @@ async def _write(conn: Connection, plan: _Plan) -> None:
     await _attach_external_ids(conn, plan)
     if plan.touches:
         await _record_touches(conn, plan)
+        await _save_addresses(conn, plan)
     await add_events(conn, events)
     await audit.record(conn, plan.audit)
 
@@ -336,6 +337,17 @@ async def _attach_external_ids(conn: Connection, plan: _Plan) -> None:
 
 def _pairs(mapping: dict[tuple[UUID, str], UUID | None]) -> list[list[Any]]:
     return [[k for k, _ in mapping], [e for _, e in mapping], list(mapping.values())]
+
+
+async def _save_addresses(conn: Connection, plan: _Plan) -> None:
+    """The addresses each command brings, saved with its client (an equal one is not added
+    again; the first of a type is the default); a match that leaves the client as it is
+    (`skip`) leaves its addresses too."""
+    given = [(c.store_id, r.client_id, a.type, a, c.source_label or "ingest")
+             for c, r in plan.touches
+             if r.client_id is not None and (r.outcome == "created" or c.on_match != "skip")
+             for a in c.addresses]
+    await addresses.save(conn, [g[:4] for g in given], [g[4] for g in given], plan.now)
 
 
 async def _record_touches(conn: Connection, plan: _Plan) -> None:

@@ -11,10 +11,11 @@ from uuid import UUID
 
 import asyncpg
 
+from schemas.addresses import Address, TypedAddress
 from schemas.commands import ClientCommand
-from schemas.orders import Address
 from services.commands import sql
 from services.commands.errors import Refused
+from shared import addresses as shared_addresses
 from shared.addresses import FIELDS, fingerprint
 from shared.db import Connection
 
@@ -69,6 +70,14 @@ async def apply(conn: Connection, c: ClientCommand, row: dict[str, Any], now: da
         change = {"address": [_view(before), _view(after)]}
         before = dict(after)
     return before["id"], {**change, **await _default(conn, before, c.is_default, now)}
+
+
+async def add_given(conn: Connection, c: ClientCommand, row: dict[str, Any],
+                    given: list[TypedAddress], now: datetime) -> Change:
+    """`update`'s addresses, each added unless an equal one is there: what was added."""
+    added = await shared_addresses.save(conn, [(row["store_id"], row["id"], a.type, a)
+                                               for a in given], _source(c), now)
+    return {"addresses": [None, [_view(r) for r in added]]} if added else {}
 
 
 async def _default(conn: Connection, address: dict[str, Any], wanted: bool | None,

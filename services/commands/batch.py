@@ -41,9 +41,10 @@ COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone
 
 def needs_one_at_a_time(c: ClientCommand) -> bool:
     """An email moved or a client restored: the store's other live clients must be asked;
-    an erasure request or an address: their own tables."""
+    an erasure request, a merge or an address: their own tables."""
     return c.action in ("restore", "merge", *erasure.ACTIONS, *addresses.ACTIONS) or (
-        c.action == "update" and c.changes is not None and "email" in c.changes.model_fields_set)
+        c.action == "update" and c.changes is not None
+        and not {"email", "addresses"}.isdisjoint(c.changes.model_fields_set))
 
 
 async def apply_batch(conn: Connection, commands: Sequence[ClientCommand],
@@ -141,6 +142,8 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
     if c.action == "restore":
         await erasure.refuse_restore_while_pending(conn, row)
     diff = audit.changes(row, after)
+    if c.action == "update" and c.changes is not None and c.changes.addresses:
+        diff.update(await addresses.add_given(conn, c, row, c.changes.addresses, now))
     if not diff:
         return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="unchanged",
                              version=row["version"])

@@ -71,7 +71,7 @@ def changed_row(c: ClientCommand, before: dict[str, Any]) -> dict[str, Any]:
 
 def _update(after: dict[str, Any], c: ClientCommand, region: str) -> None:
     assert c.changes is not None
-    for field in c.changes.model_fields_set:
+    for field in c.changes.model_fields_set - {"addresses"}:  # addresses: their own table
         value = getattr(c.changes, field)
         if field in ("name", "type", "status", "accepts_marketing") and value is None:
             raise Refused("rejected", field, f"{field} cannot be cleared")

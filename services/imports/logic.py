@@ -14,9 +14,9 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
+from schemas.addresses import Address
 from schemas.imports import ImportChunk, ImportProgress, ImportRow, RowStatus
 from schemas.ingest import ClientFields
-from schemas.orders import Address
 from schemas.upsert import UpsertCommand, UpsertResult
 from services.imports import sql
 from services.imports.files import ADDRESS_FIELDS

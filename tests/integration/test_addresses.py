@@ -81,3 +81,62 @@ async def test_another_stores_client_or_address_is_not_found(
                  http.delete(f"/v1/clients/{mine}/addresses/{address_id}",
                              headers=shop.auth("member"))):
         assert (await call).status_code == 404
+
+
+async def addresses_of(pool: Pool, client_id: object) -> list[tuple[str, str, bool, str]]:
+    rows = await pool.fetch("SELECT type, address1, is_default, source FROM client_addresses "
+                            "WHERE client_id = $1 ORDER BY type, is_default DESC, address1",
+                            client_id)
+    return [(r["type"], r["address1"], r["is_default"], r["source"]) for r in rows]
+
+
+async def test_a_client_created_with_addresses_keeps_them_once(
+        http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    body = {"email": "with-addresses@api-shop.com", "name": "Ada Dress",
+            "addresses": [HOME, WORK, {**HOME, "type": "billing"}]}
+    made = await http.post("/integrations/v1/clients", headers=shop.auth("integration"),
+                           json=body)
+    assert made.status_code == 201, made.text
+    client = made.json()["client"]["id"]
+    assert await addresses_of(pool, client) == [
+        ("billing", "12 Main St", True, "WooCommerce"),
+        ("shipping", "12 Main St", True, "WooCommerce"),
+        ("shipping", "1 Market Plaza", False, "WooCommerce")]
+    # the same person again, one address equal to one there and a new one: only that is added
+    again = await http.post("/integrations/v1/clients", headers=shop.auth("integration"), json={
+        **body, "addresses": [{**HOME, "address1": "12 MAIN ST."},
+                              {"type": "shipping", "address1": "5 Dock Rd", "city": "Portland"}]})
+    assert again.status_code == 200, again.text
+    assert [a[1] for a in await addresses_of(pool, client)] == [
+        "12 Main St", "12 Main St", "1 Market Plaza", "5 Dock Rd"]
+    too_many = await http.post("/integrations/v1/clients", headers=shop.auth("integration"),
+                               json={**body, "addresses": [HOME] * 11})
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["field"] == "addresses"
+    no_city = await http.post("/integrations/v1/clients", headers=shop.auth("integration"),
+                              json={**body, "addresses": [{"type": "shipping",
+                                                           "address1": "1 Nowhere"}]})
+    assert no_city.status_code == 422
+
+
+async def test_patch_adds_addresses_and_sets_consent_in_one_audited_change(
+        http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    client = await a_client(pool, shop, "patch-addresses@api-shop.com")
+    url = f"/v1/clients/{client}"
+    patched = await http.patch(url, headers=shop.auth("member"), json={
+        "accepts_marketing": True, "addresses": [WORK, {**HOME, "type": "billing"}]})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["result"]["outcome"] == "applied"
+    assert patched.json()["client"]["accepts_marketing"] is True
+    assert await addresses_of(pool, client) == [
+        ("billing", "12 Main St", True, "member: Member"),
+        ("shipping", "1 Market Plaza", True, "member: Member")]
+    entry = await pool.fetchrow("SELECT client_version, changes FROM audit_log "
+                                "WHERE client_id = $1 AND action = 'update'", client)
+    assert entry is not None
+    assert set(entry["changes"]) == {"accepts_marketing", "addresses"}
+    assert sorted(a["address1"] for a in entry["changes"]["addresses"][1]) == [
+        "1 Market Plaza", "12 Main St"]
+    same = await http.patch(url, headers=shop.auth("member"), json={"addresses": [WORK]})
+    assert same.json()["result"]["outcome"] == "unchanged"
+    assert same.json()["result"]["version"] == entry["client_version"]
