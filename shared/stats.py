@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from schemas.events import ClientSnapshot
 from shared.db import Connection
 from shared.settings import Settings, clock
 
@@ -41,6 +42,26 @@ WHERE c.id = ANY ($1::uuid[])
 ORDER BY c.id FOR NO KEY UPDATE OF c"""
 
 
+# RESTAT: the stats computed (STATS, same parameters) and written where they moved, with a new
+# version and updated_at = $2, in one statement; the rows written come back as the event
+# snapshot has them (SNAPSHOT), with what their stats were before (old_<name>). Put together
+# from constant names only (the contract's fields), no values.
+SNAPSHOT = ", ".join(f"c.{name}" for name in ClientSnapshot.model_fields)
+RESTAT = f"""
+WITH s AS ({STATS})
+UPDATE clients c
+SET total_orders = s.new_total_orders, total_spent_minor = s.new_total_spent_minor,
+    first_order_at = s.new_first_order_at, last_order_at = s.new_last_order_at,
+    is_vip = s.new_is_vip, segment = s.new_segment, version = c.version + 1, updated_at = $2
+FROM s
+WHERE c.id = s.id
+  AND (s.total_orders, s.total_spent_minor, s.first_order_at, s.last_order_at, s.is_vip,
+       s.segment) IS DISTINCT FROM
+      (s.new_total_orders, s.new_total_spent_minor, s.new_first_order_at,
+       s.new_last_order_at, s.new_is_vip, s.new_segment)
+RETURNING {SNAPSHOT}, {", ".join(f"s.{k} AS old_{k}" for k in COLUMNS)}"""  # noqa: S608
+
+
 @dataclass(frozen=True)
 class Rules:
     """The settings stats go by: the clock (CLOCK_OFFSET_S), the VIP thresholds and the
@@ -66,6 +87,13 @@ class Rules:
     def segment_args(self) -> tuple[int, int, int, int]:
         """The segment rules, as client_segment takes them after `now`."""
         return self.new_days, self.returning_orders, self.loyal_orders, self.at_risk_days
+
+
+async def restat(conn: Connection, client_ids: list[UUID], rules: Rules, now: datetime
+                 ) -> list[Any]:
+    """RESTAT: the clients whose stats moved, written; their rows with the old stats."""
+    return await conn.fetch(RESTAT, client_ids, now, rules.vip_orders, rules.vip_spend,
+                            *rules.segment_args())
 
 
 async def recompute(conn: Connection, client_ids: list[UUID], rules: Rules, now: datetime

@@ -175,22 +175,15 @@ async def _restat(conn: Connection, client_ids: list[UUID], rules: Rules, now: d
                   command_id: str | None) -> None:
     """The clients' stats from their orders; the changed ones written with an audit entry and
     client.updated each."""
-    changed = [(client_id, before, after) for client_id, (before, after)
-               in (await stats.recompute(conn, client_ids, rules, now)).items()
-               if before != after]
-    if not changed:
-        return
-    written = await conn.fetch(sql.SET_STATS, [c for c, _, _ in changed],
-                               *([after[k] for _, _, after in changed] for k in STATS), now)
-    by_id = {c: (before, after) for c, before, after in changed}
     entries, events = [], []
-    for row in written:
-        before, after = by_id[row["id"]]
-        diff = {k: [before[k], after[k]] for k in STATS if before[k] != after[k]}
-        entries.append(AuditEntry(store_id=row["store_id"], client_id=row["id"],
-                                  client_version=row["version"], at=now, actor=ACTOR,
+    for row in await stats.restat(conn, client_ids, rules, now):
+        after = dict(row)
+        diff = {k: [after["old_" + k], after[k]] for k in STATS
+                if after["old_" + k] != after[k]}
+        entries.append(AuditEntry(store_id=after["store_id"], client_id=after["id"],
+                                  client_version=after["version"], at=now, actor=ACTOR,
                                   action="order_stats", changes=diff, command_id=command_id))
-        events.append(client_event("client.updated", dict(row), now, list(diff)))
+        events.append(client_event("client.updated", after, now, list(diff)))
     await audit.record(conn, entries)
     await add_events(conn, events)
 

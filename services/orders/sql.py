@@ -50,17 +50,6 @@ FROM (SELECT store_id, order_id, min(paid_at) AS paid_at, min(cancelled_at) AS c
       GROUP BY store_id, order_id) e
 WHERE o.store_id = e.store_id AND o.order_id = e.order_id"""
 
-SET_STATS = """
-UPDATE clients c
-SET total_orders = u.total_orders, total_spent_minor = u.total_spent_minor,
-    first_order_at = u.first_order_at, last_order_at = u.last_order_at, is_vip = u.is_vip,
-    segment = u.segment, version = c.version + 1, updated_at = $8
-FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::timestamptz[], $5::timestamptz[],
-            $6::bool[], $7::text[])
-     AS u(id, total_orders, total_spent_minor, first_order_at, last_order_at, is_vip, segment)
-WHERE c.id = u.id
-RETURNING c.*"""
-
 # The daily job: live clients whose segment time has moved ($1 now, $2-$5 the rules), in
 # slices of $6 after the id $7 (each its own transaction); the rows as they are after.
 MOVE_SEGMENTS = """
