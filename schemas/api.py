@@ -63,11 +63,24 @@ class MergeRequest(Contract):
     command_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
+class PossibleDuplicate(Contract):
+    """Another live client of the store that may be the same person: never merged
+    automatically (POST /v1/clients/merge does it when asked)."""
+
+    client_id: UUID
+    name: str
+    phone: str | None
+    reason: Literal["name", "phone"] = Field(description="the same name (case and accents "
+                                             "aside), or the same phone")
+
+
 class CommandAnswer(Contract):
     """A write's answer: the command's result and, for one client, the client as it is now."""
 
     result: CommandResult
     client: ClientView | None = None
+    warnings: list[PossibleDuplicate] = Field(default_factory=list, description="a rename "
+                                              "or a new phone: possible duplicates")
 
 
 class Accepted(Contract):

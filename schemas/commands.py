@@ -1,6 +1,7 @@
 """`clients.commands.v1` (key = client id) and `clients.commands.results.v1` (key = command id):
 changes to one client, or tags on many, by a member, a key or the system."""
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -24,6 +25,17 @@ from schemas.ingest import (
     Phone,
     TagText,
     normalized_tags,
+)
+from schemas.profiles import (
+    Allergies,
+    ConsignorCode,
+    Contact,
+    Discovery,
+    Facebook,
+    Instagram,
+    PastDate,
+    Reference,
+    Terms,
 )
 
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
@@ -63,9 +75,34 @@ class ClientChanges(Changes):
     addresses: TypedAddresses | None = Field(default=None, description="addresses to add (an "
                                              "equal one is not added again; the first of a "
                                              "type is its default)")
+    # Profile fields (schemas/profiles.py); the wholesale ones for wholesale clients only.
+    date_of_birth: PastDate | None = None
+    allergies: Allergies | None = None
+    wholesale_terms: Terms | None = Field(default=None, description="net_15, net_30, net_60 "
+                                          "(\"Net 30\" is read as net_30)")
+    tax_exempt: bool | None = None
+    resale_certificate: Reference | None = Field(default=None, description="its file name "
+                                                 "or URL")
+    resale_certificate_expires_on: date | None = None
+    customer_since: PastDate | None = None
+    preferred_contact: Contact | None = None
+    discovery_source: Discovery | None = None
+    referral_details: Notes | None = None
+    is_consignor: bool | None = Field(default=None, description="cannot be turned off while "
+                                      "consigned items reference the client")
+    consignor_code: ConsignorCode | None = Field(default=None, description="1-6 letters or "
+                                                 "digits, upper-cased; consignors only")
+    consigned_items: int | None = Field(default=None, ge=0, le=10_000_000, description="kept "
+                                        "by the system that owns consignments")
+    instagram: Instagram | None = Field(default=None, description="a handle, @handle or "
+                                        "profile URL: the handle is kept")
+    facebook: Facebook | None = Field(default=None, description="a URL (https:// prepended "
+                                      "when missing)")
 
     @field_validator("first_name", "last_name", "email", "phone", "company", "notes",
-                     mode="before")
+                     "allergies", "resale_certificate", "referral_details", "consignor_code",
+                     "instagram", "facebook", "wholesale_terms", "preferred_contact",
+                     "discovery_source", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
         return blank_to_none(value)

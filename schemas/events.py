@@ -1,6 +1,6 @@
 """`clients.events.v1` (key = client id): the envelope every downstream consumer reads."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -9,6 +9,7 @@ from pydantic import Field, RootModel
 
 from schemas.common import Contract
 from schemas.ingest import ClientType
+from schemas.profiles import ContactMethod, DiscoverySource, WholesaleTerms
 
 ChangeType = Literal["client.created", "client.updated", "client.archived", "client.restored",
                      "client.merged"]
@@ -58,6 +59,21 @@ class ClientSnapshot(Contract):
                                                  "a source label, a member, an order source")
     merged_into: UUID | None = Field(default=None, description="set once this client was merged "
                                      "into another (client.merged): the one that remains")
+    date_of_birth: date | None = None
+    allergies: str | None = None
+    wholesale_terms: WholesaleTerms | None = None
+    tax_exempt: bool = False
+    resale_certificate: str | None = None
+    resale_certificate_expires_on: date | None = None
+    customer_since: date | None = None
+    preferred_contact: ContactMethod | None = None
+    discovery_source: DiscoverySource | None = None
+    referral_details: str | None = None
+    is_consignor: bool = False
+    consignor_code: str | None = None
+    consigned_items: int = 0
+    instagram: str | None = Field(default=None, description="the handle")
+    facebook: str | None = Field(default=None, description="the profile URL")
 
 
 class ClientEvent(Contract):

@@ -3,18 +3,20 @@ it. Append-only: the database refuses to update or delete it (migration 0007).""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
+from schemas.profiles import PROFILE_FIELDS
 from shared.db import Connection
 
 ActorType = Literal["integration_key", "import", "member", "public_key", "system"]
 
 # The fields of a client whose changes are audited (and named in client.updated's `changed`).
 AUDITED = ("name", "first_name", "last_name", "email", "phone", "company", "type", "tags",
-           "notes", "external_ids", "status", "credit_limit", "archived", "accepts_marketing")
+           "notes", "external_ids", "status", "credit_limit", "archived", "accepts_marketing",
+           *PROFILE_FIELDS)
 
 INSERT = """
 INSERT INTO audit_log (store_id, client_id, client_version, at, actor_type, actor_id,
@@ -66,5 +68,5 @@ async def record(conn: Connection, entries: Sequence[AuditEntry]) -> None:
 
 
 def _jsonable(value: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    return {k: [str(x) if isinstance(x, UUID | Decimal | datetime) else x for x in v]
+    return {k: [str(x) if isinstance(x, UUID | Decimal | date) else x for x in v]
             for k, v in value.items()}

@@ -27,7 +27,9 @@ CLIENT = """
 UPDATE clients
 SET name = '[erased]', first_name = NULL, last_name = NULL, email = NULL, email_key = NULL,
     phone = NULL, company = NULL, notes = NULL, tags = '{}', external_ids = '{}',
-    source_external_id = NULL, credit_limit = NULL, erased_at = $2,
+    source_external_id = NULL, credit_limit = NULL, date_of_birth = NULL, allergies = NULL,
+    resale_certificate = NULL, referral_details = NULL, consignor_code = NULL,
+    instagram = NULL, facebook = NULL, erased_at = $2,
     deleted_at = coalesce(deleted_at, $2), updated_at = $2, version = version + 1
 WHERE id = $1 AND erased_at IS NULL
 RETURNING store_id, version"""

@@ -36,13 +36,9 @@ JOIN clients p ON p.id = c.merged_into AND p.deleted_at IS NULL
 WHERE c.merged_into IS NOT NULL
 ORDER BY merged, id"""
 
+# The whole row: a change's event carries the client's snapshot.
 LOCK_CLIENTS = """
-SELECT id, store_id, name, first_name, last_name, email, email_key, phone, company, type,
-       tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
-       created_at, updated_at, version, status, credit_limit, total_orders, total_spent_minor,
-       avg_order_value_minor, first_order_at, last_order_at, is_vip, segment,
-       accepts_marketing, marketing_consent_at, marketing_consent_source
-FROM clients
+SELECT * FROM clients
 WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
 ORDER BY id FOR UPDATE"""
 

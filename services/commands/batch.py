@@ -23,6 +23,7 @@ import structlog
 from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
 from schemas.events import ClientEvent
+from schemas.profiles import PROFILE_FIELDS
 from services.commands import addresses, erasure, merge, sql
 from services.commands.errors import Refused
 from services.commands.rules import DEFAULT_POLICY, Policy, changed_row, entry_of, event_of, tagged
@@ -36,7 +37,7 @@ log = structlog.get_logger(__name__)
 COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
            "notes", "type", "tags", "status", "credit_limit", "deleted_at", "version",
            "updated_at", "accepts_marketing", "marketing_consent_at", "marketing_consent_source",
-           "external_ids", *stats.COLUMNS, "merged_into", "merged_at")
+           "external_ids", *stats.COLUMNS, "merged_into", "merged_at", *PROFILE_FIELDS)
 
 
 def needs_one_at_a_time(c: ClientCommand) -> bool:

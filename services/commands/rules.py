@@ -8,6 +8,7 @@ from typing import Any
 from schemas.commands import ClientCommand
 from schemas.events import ChangeType, ClientEvent
 from schemas.ingest import MAX_TAGS
+from schemas.profiles import WHOLESALE_FIELDS
 from services.commands.errors import Refused
 from shared.audit import Actor, AuditEntry
 from shared.normalize import check_email, email_key, to_e164
@@ -36,6 +37,10 @@ class Policy:
     def now(self) -> datetime:
         return clock(self.clock_offset_s)
 
+
+# Fields an update may set but not clear.
+NOT_CLEARED = ("name", "type", "status", "accepts_marketing", "tax_exempt", "is_consignor",
+               "consigned_items")
 
 DEFAULT_POLICY = Policy()  # a value, not a resource: the settings' defaults
 
@@ -73,7 +78,7 @@ def _update(after: dict[str, Any], c: ClientCommand, region: str) -> None:
     assert c.changes is not None
     for field in c.changes.model_fields_set - {"addresses"}:  # addresses: their own table
         value = getattr(c.changes, field)
-        if field in ("name", "type", "status", "accepts_marketing") and value is None:
+        if field in NOT_CLEARED and value is None:
             raise Refused("rejected", field, f"{field} cannot be cleared")
         if field == "email" and value is not None and (why := check_email(value)):
             raise Refused("rejected", "email", why)
@@ -86,6 +91,24 @@ def _update(after: dict[str, Any], c: ClientCommand, region: str) -> None:
     after["email_key"] = email_key(after["email"]) if after["email"] else None
     if after["email"] is None and after["phone"] is None:
         raise Refused("rejected", "email", "email or phone is required")
+    _profile_rules(after, c.changes.model_fields_set)
+
+
+def _profile_rules(after: dict[str, Any], given: set[str]) -> None:
+    """Wholesale terms for wholesale clients only; a consignor code for consignors only (it
+    goes with the flag); the flag stays while consigned items reference the client."""
+    if after["type"] != "wholesale":
+        for field in WHOLESALE_FIELDS:
+            if after[field] not in (None, False):
+                raise Refused("rejected", field if field in given else "type",
+                              f"{field} is for wholesale clients only")
+    if not after["is_consignor"]:
+        if after["consigned_items"] > 0:
+            raise Refused("conflict", "is_consignor", f"{after['consigned_items']} consigned "
+                          "items reference the client: it stays a consignor")
+        if "consignor_code" in given and after["consignor_code"] is not None:
+            raise Refused("rejected", "consignor_code", "only a consignor has a consignor code")
+        after["consignor_code"] = None
 
 
 def tagged(tags: list[str], c: ClientCommand) -> list[str]:

@@ -30,17 +30,29 @@ SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u
     external_ids = u.external_ids::jsonb, total_orders = u.total_orders,
     total_spent_minor = u.total_spent_minor, first_order_at = u.first_order_at,
     last_order_at = u.last_order_at, is_vip = u.is_vip, segment = u.segment,
-    merged_into = u.merged_into, merged_at = u.merged_at
+    merged_into = u.merged_into, merged_at = u.merged_at, date_of_birth = u.date_of_birth,
+    allergies = u.allergies, wholesale_terms = u.wholesale_terms, tax_exempt = u.tax_exempt,
+    resale_certificate = u.resale_certificate,
+    resale_certificate_expires_on = u.resale_certificate_expires_on,
+    customer_since = u.customer_since, preferred_contact = u.preferred_contact,
+    discovery_source = u.discovery_source, referral_details = u.referral_details,
+    is_consignor = u.is_consignor, consignor_code = u.consignor_code,
+    consigned_items = u.consigned_items, instagram = u.instagram, facebook = u.facebook
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[],
             $14::timestamptz[], $15::int[], $16::timestamptz[], $17::bool[], $18::timestamptz[],
             $19::text[], $20::text[], $21::int[], $22::bigint[], $23::timestamptz[],
-            $24::timestamptz[], $25::bool[], $26::text[], $27::uuid[], $28::timestamptz[])
+            $24::timestamptz[], $25::bool[], $26::text[], $27::uuid[], $28::timestamptz[],
+            $29::date[], $30::text[], $31::text[], $32::bool[], $33::text[], $34::date[],
+            $35::date[], $36::text[], $37::text[], $38::text[], $39::bool[], $40::text[],
+            $41::int[], $42::text[], $43::text[])
   AS u(id, name, first_name, last_name, email, email_key, phone, company, notes, type, tags,
        status, credit_limit, deleted_at, version, updated_at, accepts_marketing,
        marketing_consent_at, marketing_consent_source, external_ids, total_orders,
        total_spent_minor, first_order_at, last_order_at, is_vip, segment, merged_into,
-       merged_at)
+       merged_at, date_of_birth, allergies, wholesale_terms, tax_exempt, resale_certificate,
+       resale_certificate_expires_on, customer_since, preferred_contact, discovery_source,
+       referral_details, is_consignor, consignor_code, consigned_items, instagram, facebook)
 WHERE c.id = u.id"""
 
 RECORD_MANY = """

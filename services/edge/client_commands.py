@@ -48,7 +48,13 @@ async def send(deps: Deps, c: ClientCommand) -> tuple[int, CommandAnswer | Accep
     client: ClientView | None = None
     if c.client_id is not None and result.outcome in ("applied", "unchanged", "conflict"):
         client = await reads.get_client(deps.pool, c.store_id, c.client_id)
-    return STATUS_OF[result.outcome], CommandAnswer(result=result, client=client)
+    warnings = []
+    if client is not None and result.outcome == "applied" and c.changes is not None \
+            and not {"name", "phone"}.isdisjoint(c.changes.model_fields_set):
+        warnings = await reads.possible_duplicates(deps.pool, c.store_id, client.id,
+                                                   client.name, client.phone)
+    return STATUS_OF[result.outcome], CommandAnswer(result=result, client=client,
+                                                    warnings=warnings)
 
 
 async def _wait_for_result(deps: Deps, store_id: UUID, command_id: str

@@ -15,6 +15,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from schemas.api import MAX_LIMIT
+from schemas.profiles import PROFILE_FIELDS
 from services.edge import client_commands, privacy, reads
 from services.edge.export import export_csv
 from shared.access import DELETE, EXPORT, READ, WRITE, Principal, authenticate_token, require
@@ -27,7 +28,7 @@ SCOPE_OF = {"get": READ, "list": READ, "timeline": READ, "audit": READ, "export"
             "update": WRITE, "tag": WRITE, "archive": DELETE, "restore": DELETE,
             "merge": WRITE}
 UPDATABLE = ("name", "first_name", "last_name", "email", "phone", "company", "notes", "type",
-             "status", "credit_limit", "accepts_marketing")
+             "status", "credit_limit", "accepts_marketing", *PROFILE_FIELDS)
 
 
 def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from schemas.common import FieldError
 from schemas.events import ClientSnapshot
 from schemas.ingest import ClientRequest
-from services.edge import sql
+from services.edge import reads, sql
 from services.edge.guard import bearer
 from shared.db import Pool
 from shared.normalize import InvalidRecordError, bounded_errors, field_errors, to_command
@@ -68,8 +68,11 @@ async def upsert_client(deps: Deps, caller: tuple[KeyIdentity, str], raw: bytes)
     if found is None:
         return Answer(202, {"request_id": request_id})
     outcome, duplicate, client = found
-    return Answer(201 if outcome == "created" else 200,
-                  {"client": client.model_dump(mode="json"), "duplicate": duplicate})
+    body = {"client": client.model_dump(mode="json"), "duplicate": duplicate}
+    if outcome == "created":  # possible duplicates of a new client (seed 002): never merged
+        body["warnings"] = [w.model_dump(mode="json") for w in await reads.possible_duplicates(
+            deps.pool, identity.store_id, client.id, client.name, client.phone)]
+    return Answer(201 if outcome == "created" else 200, body)
 
 
 def _unprocessable(errors: list[FieldError]) -> Answer:

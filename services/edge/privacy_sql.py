@@ -40,7 +40,10 @@ SELECT {ATTESTATION_COLUMNS} FROM attestations WHERE store_id = $1 AND capture_i
 BUNDLE_CLIENT = """
 SELECT id, name, first_name, last_name, email, phone, company, type, status, credit_limit,
        tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
-       created_at, updated_at, version, deleted_at AS archived_at, erased_at
+       created_at, updated_at, version, deleted_at AS archived_at, erased_at, date_of_birth,
+       allergies, wholesale_terms, tax_exempt, resale_certificate,
+       resale_certificate_expires_on, customer_since, preferred_contact, discovery_source,
+       referral_details, is_consignor, consignor_code, consigned_items, instagram, facebook
 FROM clients WHERE id = $1 AND store_id = $2"""
 BUNDLE_EXTERNAL_IDS = """
 SELECT e.integration_key_id, k.label AS integration_key_label, e.external_id

@@ -22,6 +22,7 @@ from schemas.api import (
     ClientPage,
     ClientView,
     CustomerSegments,
+    PossibleDuplicate,
     SegmentCount,
     Sort,
     TagCount,
@@ -144,6 +145,13 @@ async def count(pool: Pool, filters: list[Any], archived: bool) -> Total:
     plan = await pool.fetchval(sql.estimate_clients(archived), *filters)
     estimate = int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
     return Total(value=max(estimate, exact), exact=False)
+
+
+async def possible_duplicates(pool: Pool, store_id: UUID, client_id: UUID, name: str,
+                              phone: str | None) -> list[PossibleDuplicate]:
+    """Other live clients of the store that may be the same person (never merged here)."""
+    return [PossibleDuplicate.model_validate(dict(r)) for r in await pool.fetch(
+        sql.POSSIBLE_DUPLICATES, store_id, client_id, name, phone)]
 
 
 async def get_client(pool: Pool, store_id: UUID, client_id: UUID) -> ClientView | None:

@@ -8,7 +8,10 @@ id, store_id, name, first_name, last_name, email, phone, company, type, status, 
 tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
 created_at, updated_at, version, deleted_at AS archived_at, erased_at, total_orders,
 total_spent_minor, avg_order_value_minor, first_order_at, last_order_at, is_vip, segment,
-accepts_marketing, marketing_consent_at, marketing_consent_source, merged_into"""
+accepts_marketing, marketing_consent_at, marketing_consent_source, merged_into, date_of_birth,
+allergies, wholesale_terms, tax_exempt, resale_certificate, resale_certificate_expires_on,
+customer_since, preferred_contact, discovery_source, referral_details, is_consignor,
+consignor_code, consigned_items, instagram, facebook"""
 
 # $1 store, $2 q (a LIKE pattern), $3 tags (all of them), $4 type, $5 status, $6 source label,
 # $7 created after, $8 created before, $9 segment, $10 VIP, $11 accepts marketing.
@@ -178,3 +181,14 @@ def export_clients(archived: bool) -> str:
 SELECT {columns}
 FROM clients WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}
 ORDER BY created_at, id"""
+
+# Possible duplicates of a client ($2) in its store ($1): live clients with its name ($3) case
+# and accents aside, or its phone ($4).
+POSSIBLE_DUPLICATES = """
+SELECT id AS client_id, name, phone,
+       CASE WHEN name_key(name) = name_key($3) THEN 'name' ELSE 'phone' END AS reason
+FROM clients
+WHERE store_id = $1 AND deleted_at IS NULL AND id <> $2
+  AND (name_key(name) = name_key($3) OR ($4::text IS NOT NULL AND phone = $4))
+ORDER BY created_at, id
+LIMIT 10"""

@@ -79,7 +79,7 @@ class Watcher:
         await self.consumer.stop()
 
     async def take(self, match: Callable[[Any], bool], count: int = 1,
-                   within: float = 20.0) -> list[Any]:
+                   within: float = 60.0) -> list[Any]:
         """The first `count` JSON values that `match`; fail after `within` seconds."""
         found: list[Any] = []
         async with asyncio.timeout(within):

@@ -1,0 +1,81 @@
+"""Profile fields beyond identity (seeds 000, 002, 003): date of birth and allergies (personal
+data: exported and erased), wholesale terms, the relationship, the consignor, social profiles.
+Each value is normalized here, so every writer stores the same form."""
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
+
+from schemas.common import Text
+
+WholesaleTerms = Literal["net_15", "net_30", "net_60"]
+ContactMethod = Literal["email", "phone", "text", "no_preference"]
+DiscoverySource = Literal["instagram", "referral", "walk_in", "show_fair", "website", "other"]
+PROFILE_FIELDS = ("date_of_birth", "allergies", "wholesale_terms", "tax_exempt",
+                  "resale_certificate", "resale_certificate_expires_on", "customer_since",
+                  "preferred_contact", "discovery_source", "referral_details", "is_consignor",
+                  "consignor_code", "consigned_items", "instagram", "facebook")
+# Only a wholesale client has these (seed 003).
+WHOLESALE_FIELDS = ("wholesale_terms", "tax_exempt", "resale_certificate",
+                    "resale_certificate_expires_on")
+
+HANDLE = re.compile(r"[A-Za-z0-9._]{1,30}")
+INSTAGRAM_HOSTS = ("instagram.com", "www.instagram.com", "instagr.am")
+
+
+def choice(value: object) -> object:
+    """"Net 30", "Walk-in", "Show/Fair", "No Preference" -> net_30, walk_in, show_fair, …"""
+    if isinstance(value, str):
+        return re.sub(r"[\s/-]+", "_", value.strip().lower())
+    return value
+
+
+def instagram_handle(value: str) -> str:
+    """A handle, @handle or profile URL -> the handle."""
+    text = value.strip()
+    if "/" in text:
+        parts = urlsplit(text if "://" in text else "https://" + text)
+        if parts.hostname not in INSTAGRAM_HOSTS:
+            raise ValueError("not an Instagram profile URL")
+        text = parts.path.strip("/").split("/")[0]
+    text = text.removeprefix("@")
+    if not HANDLE.fullmatch(text):
+        raise ValueError("an Instagram handle is 1-30 letters, digits, dots or underscores")
+    return text
+
+
+def facebook_url(value: str) -> str:
+    """A URL, https:// prepended when it has no scheme."""
+    text = value.strip()
+    url = text if re.match(r"(?i)https?://", text) else "https://" + text
+    parts = urlsplit(url)
+    if not parts.hostname or "." not in parts.hostname or " " in url:
+        raise ValueError("not a URL")
+    return url
+
+
+def consignor_code(value: str) -> str:
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z0-9]{1,6}", code):
+        raise ValueError("a consignor code is 1-6 letters or digits")
+    return code
+
+
+def past_date(value: date) -> date:
+    if value > date.today() or value.year < 1900:
+        raise ValueError("must be a date between 1900 and today")
+    return value
+
+
+Instagram = Annotated[Text, StringConstraints(max_length=200), AfterValidator(instagram_handle)]
+Facebook = Annotated[Text, StringConstraints(max_length=500), AfterValidator(facebook_url)]
+ConsignorCode = Annotated[Text, StringConstraints(max_length=6), AfterValidator(consignor_code)]
+PastDate = Annotated[date, AfterValidator(past_date)]
+Allergies = Annotated[Text, StringConstraints(max_length=2000)]
+Reference = Annotated[Text, StringConstraints(max_length=500)]
+Terms = Annotated[WholesaleTerms, BeforeValidator(choice)]
+Contact = Annotated[ContactMethod, BeforeValidator(choice)]
+Discovery = Annotated[DiscoverySource, BeforeValidator(choice)]

@@ -1,0 +1,153 @@
+"""Profile fields (seeds 000, 002, 003) on the real broker and database: each validated and
+normalized by PATCH /v1/clients/{id} (a command, audited), the wholesale and consignor rules,
+possible-duplicate warnings on create and rename (never a merge), and the personal ones in the
+subject-access bundle and gone after an erasure."""
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+
+from services.eraser.logic import erase_due
+from shared.db import Pool
+from shared.settings import Settings
+from tests.support.api_helpers import Shop, a_client
+from tests.support.privacy_helpers import a_person
+
+pytestmark = pytest.mark.usefixtures("pipeline")  # its commands service applies the changes
+
+
+async def patch(http: httpx.AsyncClient, shop: Shop, client_id: UUID, **changes: Any
+                ) -> httpx.Response:
+    return await http.patch(f"/v1/clients/{client_id}", headers=shop.auth("member"),
+                            json=changes)
+
+
+async def test_profile_fields_are_validated_normalized_and_audited(
+        http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    client = await a_client(pool, shop, f"profile.{uuid.uuid4().hex[:6]}@example.com")
+    answer = await patch(http, shop, client, date_of_birth="1990-05-01", allergies="peanuts",
+                         customer_since="2019-03-15", preferred_contact="No Preference",
+                         discovery_source="Walk-in", referral_details="met at the fair",
+                         instagram="https://www.instagram.com/ana.lee/?hl=en",
+                         facebook="facebook.com/ana.lee", is_consignor=True,
+                         consignor_code=" ab12 ")
+    assert answer.status_code == 200, answer.text
+    view = answer.json()["client"]
+    assert {k: view[k] for k in ("date_of_birth", "allergies", "customer_since",
+                                 "preferred_contact", "discovery_source", "instagram",
+                                 "facebook", "is_consignor", "consignor_code")} == {
+        "date_of_birth": "1990-05-01", "allergies": "peanuts", "customer_since": "2019-03-15",
+        "preferred_contact": "no_preference", "discovery_source": "walk_in",
+        "instagram": "ana.lee", "facebook": "https://facebook.com/ana.lee",
+        "is_consignor": True, "consignor_code": "AB12"}
+    entry = await pool.fetchval("SELECT changes FROM audit_log WHERE client_id = $1 AND "
+                                "action = 'update' ORDER BY seq DESC LIMIT 1", client)
+    assert entry["date_of_birth"] == [None, "1990-05-01"]
+    assert entry["instagram"] == [None, "ana.lee"]
+
+    for handle in ("@ana.lee", "ana.lee", "instagram.com/ana.lee"):
+        same = await patch(http, shop, client, instagram=handle)
+        assert same.json()["result"]["outcome"] == "unchanged", handle
+    tomorrow = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    for field, value in (("instagram", "https://twitter.com/ana"), ("instagram", "ana lee!"),
+                         ("facebook", "not a url"), ("date_of_birth", tomorrow),
+                         ("date_of_birth", "1850-01-01"), ("consignor_code", "TOOLONG"),
+                         ("preferred_contact", "pigeon"), ("tax_exempt", None),
+                         ("is_consignor", None), ("consigned_items", -1)):
+        refused = await patch(http, shop, client, **{field: value})
+        assert refused.status_code == 422, (field, value, refused.text)
+        assert field in refused.text
+
+    # wholesale terms are for wholesale clients
+    retail = await patch(http, shop, client, wholesale_terms="Net 30")
+    assert retail.status_code == 422
+    assert retail.json()["result"]["errors"][0]["field"] == "wholesale_terms"
+    wholesale = await patch(http, shop, client, type="wholesale", wholesale_terms="Net 30",
+                            tax_exempt=True, resale_certificate="cert-2026.pdf",
+                            resale_certificate_expires_on="2027-12-31")
+    assert wholesale.status_code == 200, wholesale.text
+    assert (wholesale.json()["client"]["wholesale_terms"],
+            wholesale.json()["client"]["tax_exempt"]) == ("net_30", True)
+    back = await patch(http, shop, client, type="retail")
+    assert back.status_code == 422
+    assert back.json()["result"]["errors"][0]["field"] == "type"
+
+    # the consignor flag stays while consigned items reference the client
+    assert (await patch(http, shop, client, consigned_items=3)).status_code == 200
+    kept = await patch(http, shop, client, is_consignor=False)
+    assert kept.status_code == 409
+    assert "3 consigned items" in kept.text
+    assert (await patch(http, shop, client, consigned_items=0)).status_code == 200
+    off = await patch(http, shop, client, is_consignor=False)
+    assert off.status_code == 200, off.text
+    assert (off.json()["client"]["is_consignor"], off.json()["client"]["consignor_code"]) == (
+        False, None)
+    code_alone = await patch(http, shop, client, consignor_code="ZZ1")
+    assert code_alone.status_code == 422
+
+
+async def test_possible_duplicates_are_warned_and_never_merged(
+        http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    tag = uuid.uuid4().hex[:6]
+    first = await a_client(pool, shop, f"jose.{tag}@example.com", name=f"José Álvarez {tag}",
+                           phone="+12075550188")
+    made = await http.post("/integrations/v1/clients", headers=shop.auth("integration"),
+                           json={"email": f"other.{tag}@example.com",
+                                 "name": f"JOSE alvarez {tag}"})
+    assert made.status_code == 201, made.text
+    second = UUID(made.json()["client"]["id"])
+    assert [(w["client_id"], w["reason"]) for w in made.json()["warnings"]] == [
+        (str(first), "name")]
+    assert second != first
+
+    by_phone = await http.post("/integrations/v1/clients", headers=shop.auth("integration"),
+                               json={"email": f"third.{tag}@example.com", "name": "Someone Else",
+                                     "phone": "(207) 555-0188"})
+    assert [(w["client_id"], w["reason"]) for w in by_phone.json()["warnings"]] == [
+        (str(first), "phone")]
+    quiet = await http.post("/integrations/v1/clients", headers=shop.auth("integration"),
+                            json={"email": f"fourth.{tag}@example.com", "name": f"Nobody {tag}"})
+    assert quiet.json()["warnings"] == []
+    fourth = UUID(quiet.json()["client"]["id"])
+
+    renamed = await patch(http, shop, fourth, name=f"Jose Alvarez {tag}")
+    assert renamed.status_code == 200
+    assert {w["client_id"] for w in renamed.json()["warnings"]} == {str(first), str(second)}
+    for client_id in (first, second, fourth):  # all still there, live
+        assert await pool.fetchval("SELECT deleted_at IS NULL FROM clients WHERE id = $1",
+                                   client_id)
+
+
+async def test_personal_profile_fields_are_exported_and_erased(
+        settings: Settings, http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    person = await a_person(pool, http, shop, "Profiled")
+    answer = await patch(http, shop, person.client_id, date_of_birth="1985-07-04",
+                         allergies="shellfish", instagram="@profiled.person",
+                         referral_details="sister of a regular")
+    assert answer.status_code == 200, answer.text
+    bundle = await http.get(f"/v1/clients/{person.client_id}/export",
+                            headers=shop.auth("admin"))
+    assert bundle.status_code == 200
+    client = bundle.json()["client"]
+    assert (client["date_of_birth"], client["allergies"], client["instagram"]) == (
+        "1985-07-04", "shellfish", "profiled.person")
+
+    made = await http.post("/v1/erasure-requests", headers=shop.auth("owner"),
+                           json={"client_id": str(person.client_id), "reason": "asked"})
+    assert made.status_code == 201, made.text
+    await erase_due(pool, datetime.now(UTC) + timedelta(seconds=settings.erasure_cool_off_s
+                                                        + 60))
+    row = await pool.fetchrow("SELECT * FROM clients WHERE id = $1", person.client_id)
+    assert row is not None
+    assert row["erased_at"] is not None
+    assert [row[k] for k in ("date_of_birth", "allergies", "instagram", "referral_details",
+                             "facebook", "consignor_code")] == [None] * 6
+    entries = await pool.fetch("SELECT changes FROM audit_log WHERE client_id = $1 AND "
+                               "changes ? 'allergies'", person.client_id)
+    assert entries
+    assert all(e["changes"]["allergies"][1] == "[erased]" for e in entries)
+    assert date(1985, 7, 4).isoformat() not in str([dict(e) for e in entries])
