@@ -26,6 +26,7 @@ from schemas.ingest import (
     TagText,
     normalized_tags,
 )
+from schemas.notes import NoteText
 from schemas.profiles import (
     Allergies,
     ConsignorCode,
@@ -40,7 +41,8 @@ from schemas.profiles import (
 
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
                  "restore", "request_erasure", "cancel_erasure", "add_address",
-                 "update_address", "remove_address", "default_address", "merge"]
+                 "update_address", "remove_address", "default_address", "merge", "add_note",
+                 "edit_note", "remove_note"]
 Status = Literal["ACTIVE", "BLOCKED"]
 Tag = Annotated[TagText, StringConstraints(min_length=1)]
 MAX_BULK = 1000
@@ -138,6 +140,8 @@ class ClientCommand(Contract):
                                     "make it its type's default (the old one stops being)")
     secondary_id: UUID | None = Field(default=None, description="merge: the client merged into "
                                       "client_id (the primary) and archived")
+    note_id: UUID | None = Field(default=None, description="edit_note, remove_note")
+    note_text: NoteText | None = Field(default=None, description="add_note, edit_note")
 
     @field_validator("add", "remove", mode="after")
     @classmethod
@@ -164,6 +168,10 @@ class ClientCommand(Contract):
             raise ValueError("cancel_erasure needs erasure_id")
         if self.action == "add_address" and (self.address is None or self.address_type is None):
             raise ValueError("add_address needs address and address_type")
+        if self.action in ("add_note", "edit_note") and self.note_text is None:
+            raise ValueError(f"{self.action} needs note_text")
+        if self.action in ("edit_note", "remove_note") and self.note_id is None:
+            raise ValueError(f"{self.action} needs note_id")
         if self.action == "merge" and self.secondary_id is None:
             raise ValueError("merge needs secondary_id")
         if self.action in ("update_address", "remove_address", "default_address") and \
@@ -188,3 +196,4 @@ class CommandResult(Contract):
                                     "cancel_erasure: the erasure request")
     address_id: UUID | None = Field(default=None, description="the address commands: the "
                                     "address")
+    note_id: UUID | None = Field(default=None, description="the note commands: the note")

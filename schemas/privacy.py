@@ -177,3 +177,4 @@ class SubjectAccessBundle(Contract):
     payments: list[dict[str, Any]] = Field(description="payments and refunds received")
     addresses: list[dict[str, Any]] = Field(default_factory=list,
                                             description="billing and shipping addresses")
+    notes: list[dict[str, Any]] = Field(default_factory=list, description="the notes log")

@@ -35,6 +35,7 @@ WHERE id = $1 AND erased_at IS NULL
 RETURNING store_id, version"""
 
 WEBHOOK_STEPS: dict[str, str] = {
+    "client_notes": "DELETE FROM client_notes WHERE client_id = $1",
     # the body every subscriber would be sent (again): the client id alone
     "webhook_messages": """
 UPDATE webhook_messages
@@ -50,6 +51,7 @@ WHERE response IS NOT NULL AND delivery_id IN (
 }
 
 STEPS: dict[str, str] = {
+    "client_notes": "DELETE FROM client_notes WHERE client_id = $1",
     "client_external_ids": "DELETE FROM client_external_ids WHERE client_id = $1",
     "client_addresses": "DELETE FROM client_addresses WHERE client_id = $1",
     "client_touches": """

@@ -24,7 +24,7 @@ from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
 from schemas.events import ClientEvent
 from schemas.profiles import PROFILE_FIELDS
-from services.commands import addresses, erasure, merge, sql
+from services.commands import addresses, erasure, merge, notes, sql
 from services.commands.errors import Refused
 from services.commands.rules import DEFAULT_POLICY, Policy, changed_row, entry_of, event_of, tagged
 from shared import audit, stats
@@ -43,7 +43,8 @@ COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone
 def needs_one_at_a_time(c: ClientCommand) -> bool:
     """An email moved or a client restored: the store's other live clients must be asked;
     an erasure request, a merge or an address: their own tables."""
-    return c.action in ("restore", "merge", *erasure.ACTIONS, *addresses.ACTIONS) or (
+    return c.action in ("restore", "merge", *erasure.ACTIONS, *addresses.ACTIONS,
+                        *notes.ACTIONS) or (
         c.action == "update" and c.changes is not None
         and not {"email", "addresses"}.isdisjoint(c.changes.model_fields_set))
 
@@ -140,6 +141,14 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
                              outcome="applied" if diff else "unchanged",
                              client_ids=[row["id"]] if diff else [],
                              version=rows[row["id"]]["version"], address_id=address_id)
+    if c.action in notes.ACTIONS:
+        note_id, diff = await notes.apply(conn, c, row, now)
+        if diff:
+            _commit(c, row, after, diff, now, rows, changed, entries, events)
+        return CommandResult(command_id=c.command_id, store_id=c.store_id,
+                             outcome="applied" if diff else "unchanged",
+                             client_ids=[row["id"]] if diff else [],
+                             version=rows[row["id"]]["version"], note_id=note_id)
     if c.action == "restore":
         await erasure.refuse_restore_while_pending(conn, row)
     diff = audit.changes(row, after)

@@ -133,4 +133,6 @@ def event_of(c: ClientCommand, after: dict[str, Any], changed: list[str],
             else EVENT_OF.get(c.action, "client.updated"))
     if c.action.endswith("_address"):
         changed = ["addresses"]
+    elif c.action.endswith("_note"):
+        changed = ["notes_log"]
     return client_event(kind, after, now, changed if kind == "client.updated" else [])

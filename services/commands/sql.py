@@ -145,6 +145,8 @@ WITH threads AS (
     UPDATE orders SET client_id = $1, updated_at = $3 WHERE client_id = $2 RETURNING 1
 ), order_events AS (
     UPDATE order_events SET client_id = $1 WHERE client_id = $2 RETURNING 1
+), notes AS (
+    UPDATE client_notes SET client_id = $1 WHERE client_id = $2 RETURNING 1
 ), merged_earlier AS (
     UPDATE clients SET merged_into = $1 WHERE merged_into = $2 RETURNING 1
 )
@@ -157,4 +159,14 @@ SELECT (SELECT count(*) FROM threads) AS threads,
        (SELECT count(*) FROM equal_addresses) AS equal_addresses_dropped,
        (SELECT count(*) FROM orders) AS orders,
        (SELECT count(*) FROM order_events) AS order_events,
+       (SELECT count(*) FROM notes) AS notes,
        (SELECT count(*) FROM merged_earlier) AS merged_earlier"""
+
+# The notes log (notes.py).
+ADD_NOTE = """
+INSERT INTO client_notes (id, store_id, client_id, text, author_type, author_id, author_name,
+                          created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"""
+NOTE_FOR_UPDATE = "SELECT id, text FROM client_notes WHERE id = $1 AND client_id = $2 FOR UPDATE"
+EDIT_NOTE = "UPDATE client_notes SET text = $2, updated_at = $3 WHERE id = $1"
+REMOVE_NOTE = "DELETE FROM client_notes WHERE id = $1"

@@ -35,6 +35,7 @@ from schemas.api import (
 from schemas.common import CleanStr, FieldError
 from schemas.events import Segment
 from schemas.ingest import ClientType
+from schemas.notes import NoteBody, NoteList
 from schemas.orders import AddressList, OrderList
 from schemas.privacy import (
     AttestationBody,
@@ -377,6 +378,36 @@ async def capture_attestation(request: Request, principal: Writer, client_id: UU
         raise NOT_FOUND from e
     except ValueError as e:
         raise ApiError(422, str(e), [FieldError(field="text", message=str(e))]) from e
+
+
+@router.get("/clients/{client_id}/notes", response_model=NoteList)
+async def list_notes(request: Request, principal: Reader, client_id: UUID,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> NoteList:
+    """The notes log, newest first, each with its author."""
+    return await _read(reads.notes(deps_of(request).read_pool, principal.store_id, client_id,
+                                   limit))
+
+
+@router.post("/clients/{client_id}/notes", responses=WRITE_ANSWERS)
+async def add_note(request: Request, principal: Writer, client_id: UUID, body: NoteBody
+                   ) -> JSONResponse:
+    """A note on the client (the result names it: `note_id`)."""
+    return await _command(request, principal, "add_note", body.command_id,
+                          client_id=client_id, note_text=body.text)
+
+
+@router.patch("/clients/{client_id}/notes/{note_id}", responses=WRITE_ANSWERS)
+async def edit_note(request: Request, principal: Writer, client_id: UUID, note_id: UUID,
+                    body: NoteBody) -> JSONResponse:
+    return await _command(request, principal, "edit_note", body.command_id,
+                          client_id=client_id, note_id=note_id, note_text=body.text)
+
+
+@router.delete("/clients/{client_id}/notes/{note_id}", responses=WRITE_ANSWERS)
+async def remove_note(request: Request, principal: Writer, client_id: UUID, note_id: UUID,
+                      command_id: CommandId = None) -> JSONResponse:
+    return await _command(request, principal, "remove_note", command_id,
+                          client_id=client_id, note_id=note_id)
 
 
 @router.get("/clients/{client_id}/addresses", response_model=AddressList)

@@ -1,7 +1,7 @@
-"""`clients client get|list|timeline|audit|export|update|tag|archive|restore|merge`: the clients API
-from the command line, as a member (`--token` or CLIENTS_TOKEN), so scopes apply and the audit
-names the member. The same reads and commands as `/v1` (reads.py, client_commands.py): writes
-need the commands service running, as they do over HTTP."""
+"""`clients client get|list|timeline|audit|export|update|tag|archive|restore|merge|notes|note`:
+the clients API from the command line, as a member (`--token` or CLIENTS_TOKEN), so scopes
+apply and the audit names the member. The same reads and commands as `/v1` (reads.py,
+client_commands.py): writes need the commands service running, as they do over HTTP."""
 
 import argparse
 import os
@@ -26,7 +26,7 @@ from shared.settings import Settings
 
 SCOPE_OF = {"get": READ, "list": READ, "timeline": READ, "audit": READ, "export": EXPORT,
             "update": WRITE, "tag": WRITE, "archive": DELETE, "restore": DELETE,
-            "merge": WRITE}
+            "merge": WRITE, "notes": READ, "note": WRITE}
 UPDATABLE = ("name", "first_name", "last_name", "email", "phone", "company", "notes", "type",
              "status", "credit_limit", "accepts_marketing", *PROFILE_FIELDS)
 
@@ -46,18 +46,23 @@ def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
         "tag": client.add_parser("tag", help="add or remove tags (several ids: in bulk)"),
         "archive": client.add_parser("archive", help="archive (the soft delete)"),
         "restore": client.add_parser("restore", help="restore an archived client"),
+        "notes": client.add_parser("notes", help="the notes log, newest first"),
+        "note": client.add_parser("note", help="add a note to the notes log"),
         "merge": client.add_parser("merge", help="merge SECONDARY into PRIMARY (the secondary "
                                    "is archived; its rows move to the primary)"),
     }
     for action, p in parsers.items():
         p.add_argument("--token", default=os.environ.get("CLIENTS_TOKEN"),
                        help="a member's pck_usr_ token (default: $CLIENTS_TOKEN)")
-        if action in ("get", "timeline", "audit", "update", "archive", "restore"):
+        if action in ("get", "timeline", "audit", "update", "archive", "restore", "notes",
+                      "note"):
             p.add_argument("client", type=UUID)
+        if action == "note":
+            p.add_argument("text")
         if action == "merge":
             p.add_argument("client", type=UUID, metavar="PRIMARY")
             p.add_argument("secondary", type=UUID, metavar="SECONDARY")
-        if action in ("update", "tag", "archive", "restore", "merge"):
+        if action in ("update", "tag", "archive", "restore", "merge", "note"):
             p.add_argument("--expected-version", type=int)
             p.add_argument("--command-id", help="idempotency key (default: a new one)")
         p.set_defaults(fn=cmd_client)
@@ -147,6 +152,15 @@ async def _timeline(deps: Deps, who: Principal, args: argparse.Namespace) -> Any
                                       args.cursor))
 
 
+async def _notes(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
+    return _dump(await reads.notes(deps.read_pool, who.store_id, args.client, 500))
+
+
+async def _note(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
+    return await _send(deps, who, args, "add_note", client_id=args.client,
+                       note_text=args.text)
+
+
 async def _audit(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
     return _dump(await reads.audit(deps.read_pool, who.store_id, args.client, args.limit,
                                    args.cursor))
@@ -226,4 +240,4 @@ async def _merge(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
 _ACTIONS: dict[str, Callable[[Deps, Principal, argparse.Namespace], Awaitable[Any]]] = {
     "get": _get, "list": _list, "timeline": _timeline, "audit": _audit, "export": _export,
     "update": _update, "tag": _tag, "archive": _archive, "restore": _restore,
-    "merge": _merge}
+    "merge": _merge, "notes": _notes, "note": _note}

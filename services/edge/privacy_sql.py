@@ -78,3 +78,7 @@ FROM client_addresses WHERE client_id = $1 AND store_id = $2 ORDER BY type, crea
 BUNDLE_AUDIT = """
 SELECT seq, at, actor_type, actor_id, actor_name, action, changes, client_version, command_id
 FROM audit_log WHERE client_id = $1 AND store_id = $2 ORDER BY seq"""
+
+BUNDLE_NOTES = """
+SELECT id, text, author_type, author_name, created_at, updated_at FROM client_notes
+WHERE client_id = $1 AND store_id = $2 ORDER BY created_at DESC, id DESC"""

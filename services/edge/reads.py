@@ -31,6 +31,7 @@ from schemas.api import (
     TimelineItem,
     Total,
 )
+from schemas.notes import NoteAuthor, NoteList, NoteView
 from schemas.orders import AddressList, AddressView, OrderList, OrderView
 from services.edge import reads_sql as sql
 from shared.db import Pool
@@ -175,6 +176,15 @@ async def addresses(pool: Pool, store_id: UUID, client_id: UUID) -> AddressList 
         return None
     rows = await pool.fetch(sql.ADDRESSES, client_id, store_id)
     return AddressList(addresses=[AddressView.model_validate(dict(r)) for r in rows])
+
+
+async def notes(pool: Pool, store_id: UUID, client_id: UUID, limit: int) -> NoteList | None:
+    if not await pool.fetchval(sql.CLIENT_EXISTS, client_id, store_id):
+        return None
+    return NoteList(notes=[NoteView(
+        id=r["id"], text=r["text"], created_at=r["created_at"], updated_at=r["updated_at"],
+        author=NoteAuthor(type=r["author_type"], id=r["author_id"], name=r["author_name"]))
+        for r in await pool.fetch(sql.NOTES, client_id, store_id, limit)])
 
 
 async def orders(pool: Pool, store_id: UUID, client_id: UUID, limit: int) -> OrderList | None:

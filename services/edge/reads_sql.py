@@ -192,3 +192,9 @@ WHERE store_id = $1 AND deleted_at IS NULL AND id <> $2
   AND (name_key(name) = name_key($3) OR ($4::text IS NOT NULL AND phone = $4))
 ORDER BY created_at, id
 LIMIT 10"""
+
+# A client's notes log, newest first ($3 how many).
+NOTES = """
+SELECT id, text, author_type, author_id, author_name, created_at, updated_at
+FROM client_notes WHERE client_id = $1 AND store_id = $2
+ORDER BY created_at DESC, id DESC LIMIT $3"""

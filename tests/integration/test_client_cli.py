@@ -62,3 +62,27 @@ async def test_without_a_token_or_with_a_bad_one_nothing_runs(shop: Shop) -> Non
     code, _, err = await clients("update", "not-a-uuid", "--set", "company=x",
                                  token=shop.tokens["member"])
     assert code == 2   # the parser refuses the id before any lookup
+
+
+async def test_a_member_keeps_notes_sets_profile_fields_and_merges(
+        pool: Pool, shop: Shop) -> None:
+    primary = str(await a_client(pool, shop, "keep@client.example", name="Kept Person"))
+    secondary = str(await a_client(pool, shop, "dupe@client.example", name="Kept Person",
+                                   phone="+12075550144"))
+    member = shop.tokens["member"]
+    code, answer, err = await clients("note", primary, "called back", token=member)
+    assert code == 0, err
+    assert answer["result"]["note_id"]
+    _, notes, _ = await clients("notes", primary, token=shop.tokens["viewer"])
+    assert [(n["text"], n["author"]["name"]) for n in notes["notes"]] == [
+        ("called back", "Member")]
+    code, answer, err = await clients("update", primary, "--set", "instagram=@kept.person",
+                                      "--set", "preferred_contact=Text", token=member)
+    assert code == 0, err
+    assert (answer["client"]["instagram"], answer["client"]["preferred_contact"]) == (
+        "kept.person", "text")
+    code, answer, err = await clients("merge", primary, secondary, token=member)
+    assert code == 0, err
+    assert answer["client"]["phone"] == "+12075550144"
+    _, gone, _ = await clients("get", secondary, token=member)
+    assert gone["merged_into"] == primary

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("pipeline")  # its commands and orders serv
 T0 = datetime.now(UTC) - timedelta(days=3)
 # Every table whose rows a merge moves, by the column that names the client.
 MOVED = ("threads", "messages", "client_external_ids", "client_touches", "attestations",
-         "client_addresses", "orders", "order_events")
+         "client_addresses", "orders", "order_events", "client_notes")
 
 
 async def merge(http: httpx.AsyncClient, shop: Shop, primary: UUID, secondary: UUID,
@@ -88,6 +88,9 @@ async def test_merge_moves_every_kind_of_row_and_the_resolver_follows_it(
     tagged = await http.post(f"/v1/clients/{second.client_id}/tags", headers=shop.auth("member"),
                              json={"add": ["wholesale-lead", "net-30"]})
     assert tagged.status_code == 200, tagged.text
+    noted = await http.post(f"/v1/clients/{second.client_id}/notes",
+                            headers=shop.auth("member"), json={"text": "met at the fair"})
+    assert noted.status_code == 200, noted.text
 
     # The primary: another email, no phone, its own tags, notes, open thread, order, and an
     # address equal to one of the secondary's.

@@ -15,7 +15,7 @@ from services.eraser.logic import erase_due
 from shared.db import Pool
 from shared.settings import Settings
 from tests.support.api_helpers import Shop, a_client
-from tests.support.privacy_helpers import a_person
+from tests.support.privacy_helpers import a_person, where_found
 
 pytestmark = pytest.mark.usefixtures("pipeline")  # its commands service applies the changes
 
@@ -129,12 +129,17 @@ async def test_personal_profile_fields_are_exported_and_erased(
                          allergies="shellfish", instagram="@profiled.person",
                          referral_details="sister of a regular")
     assert answer.status_code == 200, answer.text
+    noted = await http.post(f"/v1/clients/{person.client_id}/notes", headers=shop.auth("member"),
+                            json={"text": f"{person.name} asked about the recall"})
+    assert noted.status_code == 200, noted.text
     bundle = await http.get(f"/v1/clients/{person.client_id}/export",
                             headers=shop.auth("admin"))
     assert bundle.status_code == 200
     client = bundle.json()["client"]
     assert (client["date_of_birth"], client["allergies"], client["instagram"]) == (
         "1985-07-04", "shellfish", "profiled.person")
+    assert [n["text"] for n in bundle.json()["notes"]] == [
+        f"{person.name} asked about the recall"]
 
     made = await http.post("/v1/erasure-requests", headers=shop.auth("owner"),
                            json={"client_id": str(person.client_id), "reason": "asked"})
@@ -151,3 +156,50 @@ async def test_personal_profile_fields_are_exported_and_erased(
     assert entries
     assert all(e["changes"]["allergies"][1] == "[erased]" for e in entries)
     assert date(1985, 7, 4).isoformat() not in str([dict(e) for e in entries])
+    assert await where_found(pool, person.needles()) == []  # the note named the person
+
+
+async def test_the_notes_log_is_newest_first_with_authors_and_every_change_audited(
+        http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    client = await a_client(pool, shop, f"notes.{uuid.uuid4().hex[:6]}@example.com")
+    url = f"/v1/clients/{client}/notes"
+    ids = []
+    for text, who in (("called about the invoice", "member"), ("prefers mornings", "admin")):
+        made = await http.post(url, headers=shop.auth(who), json={"text": text})
+        assert made.status_code == 200, made.text
+        ids.append(made.json()["result"]["note_id"])
+    listed = (await http.get(url, headers=shop.auth("viewer"))).json()["notes"]
+    assert [(n["id"], n["text"], n["author"]["name"]) for n in listed] == [
+        (ids[1], "prefers mornings", "Admin"), (ids[0], "called about the invoice", "Member")]
+
+    edited = await http.patch(f"{url}/{ids[0]}", headers=shop.auth("member"),
+                              json={"text": "called about invoice 42"})
+    assert edited.json()["result"]["outcome"] == "applied"
+    same = await http.patch(f"{url}/{ids[0]}", headers=shop.auth("member"),
+                            json={"text": "called about invoice 42"})
+    assert same.json()["result"]["outcome"] == "unchanged"
+    gone = await http.delete(f"{url}/{ids[1]}", headers=shop.auth("member"))
+    assert gone.json()["result"]["outcome"] == "applied"
+    assert (await http.delete(f"{url}/{ids[1]}", headers=shop.auth("member"))
+            ).status_code == 404
+    listed = (await http.get(url, headers=shop.auth("viewer"))).json()["notes"]
+    assert [(n["text"], n["updated_at"] > n["created_at"]) for n in listed] == [
+        ("called about invoice 42", True)]
+    assert (await http.post(url, headers=shop.auth("viewer"), json={"text": "x"})
+            ).status_code == 403
+    assert (await http.post(url, headers=shop.auth("member"), json={"text": " "})
+            ).status_code == 422
+    assert (await http.post(url, headers=shop.auth("member"), json={"text": "x" * 5001})
+            ).status_code == 422
+
+    entries = await pool.fetch("SELECT action, changes, actor_name FROM audit_log "
+                               "WHERE client_id = $1 AND action LIKE '%_note' ORDER BY seq",
+                               client)
+    assert [(e["action"], e["actor_name"]) for e in entries] == [
+        ("add_note", "Member"), ("add_note", "Admin"), ("edit_note", "Member"),
+        ("remove_note", "Member")]
+    assert entries[2]["changes"]["note"] == [
+        {"id": ids[0], "text": "called about the invoice"},
+        {"id": ids[0], "text": "called about invoice 42"}]
+    # the single notes field is another thing
+    assert await pool.fetchval("SELECT notes FROM clients WHERE id = $1", client) is None
