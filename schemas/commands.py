@@ -31,10 +31,13 @@ from schemas.profiles import (
     Allergies,
     ConsignorCode,
     Contact,
+    Country,
+    Currency,
     Discovery,
     Facebook,
     Instagram,
     PastDate,
+    QboId,
     Reference,
     Terms,
 )
@@ -100,11 +103,16 @@ class ClientChanges(Changes):
                                         "profile URL: the handle is kept")
     facebook: Facebook | None = Field(default=None, description="a URL (https:// prepended "
                                       "when missing)")
+    parent_id: UUID | None = Field(default=None, description="the parent client (same store; "
+                                   "a cycle is refused)")
+    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2")
+    currency: Currency | None = Field(default=None, description="ISO 4217")
+    qbo_id: QboId | None = Field(default=None, description="the QuickBooks Online id")
 
     @field_validator("first_name", "last_name", "email", "phone", "company", "notes",
                      "allergies", "resale_certificate", "referral_details", "consignor_code",
                      "instagram", "facebook", "wholesale_terms", "preferred_contact",
-                     "discovery_source", mode="before")
+                     "discovery_source", "country", "currency", "qbo_id", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
         return blank_to_none(value)

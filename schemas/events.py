@@ -74,6 +74,10 @@ class ClientSnapshot(Contract):
     consigned_items: int = 0
     instagram: str | None = Field(default=None, description="the handle")
     facebook: str | None = Field(default=None, description="the profile URL")
+    parent_id: UUID | None = Field(default=None, description="the parent client")
+    country: str | None = None
+    currency: str | None = None
+    qbo_id: str | None = None
 
 
 class ClientEvent(Contract):

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import phonenumbers
 from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 from schemas.common import Text
@@ -17,7 +18,8 @@ DiscoverySource = Literal["instagram", "referral", "walk_in", "show_fair", "webs
 PROFILE_FIELDS = ("date_of_birth", "allergies", "wholesale_terms", "tax_exempt",
                   "resale_certificate", "resale_certificate_expires_on", "customer_since",
                   "preferred_contact", "discovery_source", "referral_details", "is_consignor",
-                  "consignor_code", "consigned_items", "instagram", "facebook")
+                  "consignor_code", "consigned_items", "instagram", "facebook", "parent_id",
+                  "country", "currency", "qbo_id")
 # Only a wholesale client has these (seed 003).
 WHOLESALE_FIELDS = ("wholesale_terms", "tax_exempt", "resale_certificate",
                     "resale_certificate_expires_on")
@@ -64,6 +66,21 @@ def consignor_code(value: str) -> str:
     return code
 
 
+def country_code(value: str) -> str:
+    """ISO 3166-1 alpha-2, as the phone-number library knows the regions."""
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def currency_code(value: str) -> str:
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError("an ISO 4217 currency code is three letters")
+    return code
+
+
 def past_date(value: date) -> date:
     if value > date.today() or value.year < 1900:
         raise ValueError("must be a date between 1900 and today")
@@ -79,3 +96,6 @@ Reference = Annotated[Text, StringConstraints(max_length=500)]
 Terms = Annotated[WholesaleTerms, BeforeValidator(choice)]
 Contact = Annotated[ContactMethod, BeforeValidator(choice)]
 Discovery = Annotated[DiscoverySource, BeforeValidator(choice)]
+Country = Annotated[Text, StringConstraints(max_length=2), AfterValidator(country_code)]
+Currency = Annotated[Text, StringConstraints(max_length=3), AfterValidator(currency_code)]
+QboId = Annotated[Text, StringConstraints(min_length=1, max_length=64)]

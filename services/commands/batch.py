@@ -46,7 +46,7 @@ def needs_one_at_a_time(c: ClientCommand) -> bool:
     return c.action in ("restore", "merge", *erasure.ACTIONS, *addresses.ACTIONS,
                         *notes.ACTIONS) or (
         c.action == "update" and c.changes is not None
-        and not {"email", "addresses"}.isdisjoint(c.changes.model_fields_set))
+        and not {"email", "addresses", "parent_id"}.isdisjoint(c.changes.model_fields_set))
 
 
 async def apply_batch(conn: Connection, commands: Sequence[ClientCommand],
@@ -159,6 +159,8 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
                              version=row["version"])
     if after["email_key"] and (after["email_key"] != row["email_key"] or c.action == "restore"):
         await _refuse_held_email(conn, c, after)
+    if after["parent_id"] is not None and after["parent_id"] != row["parent_id"]:
+        await _refuse_cycle(conn, after)
     _commit(c, row, after, diff, now, rows, changed, entries, events)
     return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
                          client_ids=[row["id"]], version=after["version"])
@@ -215,6 +217,19 @@ async def _refuse_held_email(conn: Connection, c: ClientCommand, after: dict[str
     if holder is not None:
         raise Refused("conflict", "email", f"the email belongs to client {holder}",
                       conflict_client_id=holder)
+
+
+async def _refuse_cycle(conn: Connection, after: dict[str, Any]) -> None:
+    """A parent must be a client of the store, and not the client or one of its children."""
+    await conn.execute(sql.HIERARCHY_LOCK, str(after["store_id"]))
+    check = await conn.fetchrow(sql.PARENT_CHECK, after["id"], after["parent_id"],
+                                after["store_id"])
+    assert check is not None
+    if not check["found"]:
+        raise Refused("rejected", "parent_id", "no such client in this store")
+    if check["cycle"]:
+        raise Refused("rejected", "parent_id", "the parent is this client or under it: "
+                      "a hierarchy cannot loop")
 
 
 def _bulk(c: ClientCommand, rows: dict[UUID, dict[str, Any]], now: datetime,

@@ -37,7 +37,8 @@ SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u
     customer_since = u.customer_since, preferred_contact = u.preferred_contact,
     discovery_source = u.discovery_source, referral_details = u.referral_details,
     is_consignor = u.is_consignor, consignor_code = u.consignor_code,
-    consigned_items = u.consigned_items, instagram = u.instagram, facebook = u.facebook
+    consigned_items = u.consigned_items, instagram = u.instagram, facebook = u.facebook,
+    parent_id = u.parent_id, country = u.country, currency = u.currency, qbo_id = u.qbo_id
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[],
             $14::timestamptz[], $15::int[], $16::timestamptz[], $17::bool[], $18::timestamptz[],
@@ -45,14 +46,16 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
             $24::timestamptz[], $25::bool[], $26::text[], $27::uuid[], $28::timestamptz[],
             $29::date[], $30::text[], $31::text[], $32::bool[], $33::text[], $34::date[],
             $35::date[], $36::text[], $37::text[], $38::text[], $39::bool[], $40::text[],
-            $41::int[], $42::text[], $43::text[])
+            $41::int[], $42::text[], $43::text[], $44::uuid[], $45::text[], $46::text[],
+            $47::text[])
   AS u(id, name, first_name, last_name, email, email_key, phone, company, notes, type, tags,
        status, credit_limit, deleted_at, version, updated_at, accepts_marketing,
        marketing_consent_at, marketing_consent_source, external_ids, total_orders,
        total_spent_minor, first_order_at, last_order_at, is_vip, segment, merged_into,
        merged_at, date_of_birth, allergies, wholesale_terms, tax_exempt, resale_certificate,
        resale_certificate_expires_on, customer_since, preferred_contact, discovery_source,
-       referral_details, is_consignor, consignor_code, consigned_items, instagram, facebook)
+       referral_details, is_consignor, consignor_code, consigned_items, instagram, facebook,
+       parent_id, country, currency, qbo_id)
 WHERE c.id = u.id"""
 
 RECORD_MANY = """
@@ -170,3 +173,16 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"""
 NOTE_FOR_UPDATE = "SELECT id, text FROM client_notes WHERE id = $1 AND client_id = $2 FOR UPDATE"
 EDIT_NOTE = "UPDATE client_notes SET text = $2, updated_at = $3 WHERE id = $1"
 REMOVE_NOTE = "DELETE FROM client_notes WHERE id = $1"
+
+# A parent ($2) for a client ($1) of a store ($3): whether it is a client of the store, and
+# whether the client is among its ancestors (or is it): a cycle. Hierarchy changes of a store
+# take its advisory lock first, so two cannot make a cycle together.
+HIERARCHY_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('hierarchy:' || $1::text, 0))"
+PARENT_CHECK = """
+WITH RECURSIVE up AS (
+    SELECT id, parent_id, 1 AS depth FROM clients WHERE id = $2 AND store_id = $3
+    UNION ALL
+    SELECT c.id, c.parent_id, up.depth + 1 FROM clients c JOIN up ON c.id = up.parent_id
+    WHERE up.depth < 1000
+)
+SELECT EXISTS (SELECT 1 FROM up) AS found, EXISTS (SELECT 1 FROM up WHERE id = $1) AS cycle"""

@@ -11,7 +11,7 @@ total_spent_minor, avg_order_value_minor, first_order_at, last_order_at, is_vip,
 accepts_marketing, marketing_consent_at, marketing_consent_source, merged_into, date_of_birth,
 allergies, wholesale_terms, tax_exempt, resale_certificate, resale_certificate_expires_on,
 customer_since, preferred_contact, discovery_source, referral_details, is_consignor,
-consignor_code, consigned_items, instagram, facebook"""
+consignor_code, consigned_items, instagram, facebook, parent_id, country, currency, qbo_id"""
 
 # $1 store, $2 q (a LIKE pattern), $3 tags (all of them), $4 type, $5 status, $6 source label,
 # $7 created after, $8 created before, $9 segment, $10 VIP, $11 accepts marketing.

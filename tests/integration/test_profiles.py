@@ -203,3 +203,34 @@ async def test_the_notes_log_is_newest_first_with_authors_and_every_change_audit
         {"id": ids[0], "text": "called about invoice 42"}]
     # the single notes field is another thing
     assert await pool.fetchval("SELECT notes FROM clients WHERE id = $1", client) is None
+
+
+async def test_account_fields_and_a_hierarchy_that_cannot_loop(
+        http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    from tests.support.api_helpers import a_shop
+    tag = uuid.uuid4().hex[:6]
+    group, branch, shop_floor = [
+        await a_client(pool, shop, f"{name}.{tag}@example.com")
+        for name in ("group", "branch", "floor")]
+    answer = await patch(http, shop, branch, parent_id=str(group), country="us ",
+                         currency="usd", qbo_id="QB-1042")
+    assert answer.status_code == 200, answer.text
+    view = answer.json()["client"]
+    assert (view["parent_id"], view["country"], view["currency"], view["qbo_id"]) == (
+        str(group), "US", "USD", "QB-1042")
+    assert (await patch(http, shop, shop_floor, parent_id=str(branch))).status_code == 200
+
+    for client, parent in ((group, shop_floor), (group, branch), (branch, branch)):
+        refused = await patch(http, shop, client, parent_id=str(parent))
+        assert refused.status_code == 422, refused.text
+        assert "loop" in refused.json()["result"]["errors"][0]["message"]
+    theirs = await a_client(pool, await a_shop(pool), f"t.{tag}@example.com")
+    elsewhere = await patch(http, shop, group, parent_id=str(theirs))
+    assert elsewhere.status_code == 422
+    assert elsewhere.json()["result"]["errors"][0]["field"] == "parent_id"
+    assert await pool.fetchval("SELECT parent_id FROM clients WHERE id = $1",
+                               group) is None
+    for field, value in (("country", "XX"), ("country", "USA"), ("currency", "US1")):
+        assert (await patch(http, shop, group, **{field: value})).status_code == 422, value
+    cleared = await patch(http, shop, branch, parent_id=None)
+    assert cleared.json()["client"]["parent_id"] is None
