@@ -133,22 +133,15 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
         return await _merge(conn, c, row, now, rows, changed, entries, events, policy)
     if c.action in erasure.ACTIONS:
         return await _erasure(conn, c, row, after, now, rows, changed, entries, events, policy)
-    if c.action in addresses.ACTIONS:
-        address_id, diff = await addresses.apply(conn, c, row, now)
-        if diff:
-            _commit(c, row, after, diff, now, rows, changed, entries, events)
-        return CommandResult(command_id=c.command_id, store_id=c.store_id,
-                             outcome="applied" if diff else "unchanged",
-                             client_ids=[row["id"]] if diff else [],
-                             version=rows[row["id"]]["version"], address_id=address_id)
-    if c.action in notes.ACTIONS:
-        note_id, diff = await notes.apply(conn, c, row, now)
-        if diff:
-            _commit(c, row, after, diff, now, rows, changed, entries, events)
-        return CommandResult(command_id=c.command_id, store_id=c.store_id,
-                             outcome="applied" if diff else "unchanged",
-                             client_ids=[row["id"]] if diff else [],
-                             version=rows[row["id"]]["version"], note_id=note_id)
+    for records, named in ((addresses, "address_id"), (notes, "note_id")):
+        if c.action in records.ACTIONS:  # a record of the client: its id and what changed
+            record_id, diff = await records.apply(conn, c, row, now)
+            if diff:
+                _commit(c, row, after, diff, now, rows, changed, entries, events)
+            return CommandResult(command_id=c.command_id, store_id=c.store_id,
+                                 outcome="applied" if diff else "unchanged",
+                                 client_ids=[row["id"]] if diff else [],
+                                 version=rows[row["id"]]["version"], **{named: record_id})
     if c.action == "restore":
         await erasure.refuse_restore_while_pending(conn, row)
     diff = audit.changes(row, after)

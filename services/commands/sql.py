@@ -129,20 +129,19 @@ WITH threads AS (
     UPDATE client_touches SET client_id = $1 WHERE client_id = $2 RETURNING 1
 ), attestations AS (
     UPDATE attestations SET client_id = $1 WHERE client_id = $2 RETURNING 1
+), equal AS (  -- the secondary's addresses the primary has an equal one of
+    SELECT s.id FROM client_addresses s
+    JOIN client_addresses p ON p.client_id = $1 AND p.type = s.type
+                           AND p.fingerprint = s.fingerprint
+    WHERE s.client_id = $2
 ), equal_addresses AS (
-    DELETE FROM client_addresses s
-    WHERE s.client_id = $2 AND EXISTS (
-        SELECT 1 FROM client_addresses p
-        WHERE p.client_id = $1 AND p.type = s.type AND p.fingerprint = s.fingerprint)
-    RETURNING 1
+    DELETE FROM client_addresses WHERE id IN (SELECT id FROM equal) RETURNING 1
 ), addresses AS (
     UPDATE client_addresses s SET client_id = $1, updated_at = $3,
         is_default = s.is_default AND NOT EXISTS (
             SELECT 1 FROM client_addresses p
             WHERE p.client_id = $1 AND p.type = s.type AND p.is_default)
-    WHERE s.client_id = $2 AND NOT EXISTS (
-        SELECT 1 FROM client_addresses p
-        WHERE p.client_id = $1 AND p.type = s.type AND p.fingerprint = s.fingerprint)
+    WHERE s.client_id = $2 AND s.id NOT IN (SELECT id FROM equal)
     RETURNING 1
 ), orders AS (
     UPDATE orders SET client_id = $1, updated_at = $3 WHERE client_id = $2 RETURNING 1
