@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.accounts import ContactRole, PriceMinor, ProductId
 from schemas.addresses import Address, AddressChanges, AddressType, TypedAddresses
 from schemas.common import Changes, Contract, FieldError, Text, blank_to_none
 from schemas.ingest import (
@@ -45,7 +46,8 @@ from schemas.profiles import (
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
                  "restore", "request_erasure", "cancel_erasure", "add_address",
                  "update_address", "remove_address", "default_address", "merge", "add_note",
-                 "edit_note", "remove_note"]
+                 "edit_note", "remove_note", "invite_contact", "set_contact_role",
+                 "remove_contact", "set_price_override", "remove_price_override"]
 Status = Literal["ACTIVE", "BLOCKED"]
 Tag = Annotated[TagText, StringConstraints(min_length=1)]
 MAX_BULK = 1000
@@ -150,6 +152,17 @@ class ClientCommand(Contract):
                                       "client_id (the primary) and archived")
     note_id: UUID | None = Field(default=None, description="edit_note, remove_note")
     note_text: NoteText | None = Field(default=None, description="add_note, edit_note")
+    contact_email: Email | None = Field(default=None, description="invite_contact")
+    contact_name: PersonName | None = Field(default=None, description="invite_contact")
+    contact_role: ContactRole | None = Field(default=None, description="invite_contact "
+                                             "(default BUYER), set_contact_role")
+    contact_id: UUID | None = Field(default=None, description="set_contact_role, "
+                                    "remove_contact")
+    product_id: ProductId | None = Field(default=None, description="the price override "
+                                         "commands")
+    price_minor: PriceMinor | None = Field(default=None, description="set_price_override: in "
+                                           "minor units of `currency`")
+    currency: Currency | None = Field(default=None, description="set_price_override")
 
     @field_validator("add", "remove", mode="after")
     @classmethod
@@ -180,6 +193,18 @@ class ClientCommand(Contract):
             raise ValueError(f"{self.action} needs note_text")
         if self.action in ("edit_note", "remove_note") and self.note_id is None:
             raise ValueError(f"{self.action} needs note_id")
+        if self.action == "invite_contact" and self.contact_email is None:
+            raise ValueError("invite_contact needs contact_email")
+        if self.action in ("set_contact_role", "remove_contact") and self.contact_id is None:
+            raise ValueError(f"{self.action} needs contact_id")
+        if self.action == "set_contact_role" and self.contact_role is None:
+            raise ValueError("set_contact_role needs contact_role")
+        if self.action in ("set_price_override", "remove_price_override") and \
+                self.product_id is None:
+            raise ValueError(f"{self.action} needs product_id")
+        if self.action == "set_price_override" and (self.price_minor is None
+                                                    or self.currency is None):
+            raise ValueError("set_price_override needs price_minor and currency")
         if self.action == "merge" and self.secondary_id is None:
             raise ValueError("merge needs secondary_id")
         if self.action in ("update_address", "remove_address", "default_address") and \
@@ -205,3 +230,5 @@ class CommandResult(Contract):
     address_id: UUID | None = Field(default=None, description="the address commands: the "
                                     "address")
     note_id: UUID | None = Field(default=None, description="the note commands: the note")
+    contact_id: UUID | None = Field(default=None, description="the contact commands: the "
+                                    "contact")

@@ -178,3 +178,6 @@ class SubjectAccessBundle(Contract):
     addresses: list[dict[str, Any]] = Field(default_factory=list,
                                             description="billing and shipping addresses")
     notes: list[dict[str, Any]] = Field(default_factory=list, description="the notes log")
+    contacts: list[dict[str, Any]] = Field(default_factory=list, description="the account's "
+                                           "contacts")
+    price_overrides: list[dict[str, Any]] = Field(default_factory=list)

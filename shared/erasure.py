@@ -36,6 +36,7 @@ RETURNING store_id, version"""
 
 WEBHOOK_STEPS: dict[str, str] = {
     "client_notes": "DELETE FROM client_notes WHERE client_id = $1",
+    "client_contacts": "DELETE FROM client_contacts WHERE client_id = $1",
     # the body every subscriber would be sent (again): the client id alone
     "webhook_messages": """
 UPDATE webhook_messages
@@ -52,6 +53,7 @@ WHERE response IS NOT NULL AND delivery_id IN (
 
 STEPS: dict[str, str] = {
     "client_notes": "DELETE FROM client_notes WHERE client_id = $1",
+    "client_contacts": "DELETE FROM client_contacts WHERE client_id = $1",
     "client_external_ids": "DELETE FROM client_external_ids WHERE client_id = $1",
     "client_addresses": "DELETE FROM client_addresses WHERE client_id = $1",
     "client_touches": """

@@ -24,7 +24,7 @@ from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
 from schemas.events import ClientEvent
 from schemas.profiles import PROFILE_FIELDS
-from services.commands import addresses, erasure, merge, notes, sql
+from services.commands import accounts, addresses, erasure, merge, notes, sql
 from services.commands.errors import Refused
 from services.commands.rules import DEFAULT_POLICY, Policy, changed_row, entry_of, event_of, tagged
 from shared import audit, stats
@@ -44,7 +44,7 @@ def needs_one_at_a_time(c: ClientCommand) -> bool:
     """An email moved or a client restored: the store's other live clients must be asked;
     an erasure request, a merge or an address: their own tables."""
     return c.action in ("restore", "merge", *erasure.ACTIONS, *addresses.ACTIONS,
-                        *notes.ACTIONS) or (
+                        *notes.ACTIONS, *accounts.ACTIONS) or (
         c.action == "update" and c.changes is not None
         and not {"email", "addresses", "parent_id"}.isdisjoint(c.changes.model_fields_set))
 
@@ -133,7 +133,9 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
         return await _merge(conn, c, row, now, rows, changed, entries, events, policy)
     if c.action in erasure.ACTIONS:
         return await _erasure(conn, c, row, after, now, rows, changed, entries, events, policy)
-    for records, named in ((addresses, "address_id"), (notes, "note_id")):
+    records_of: tuple[tuple[Any, str], ...] = (
+        (addresses, "address_id"), (notes, "note_id"), (accounts, "contact_id"))
+    for records, named in records_of:
         if c.action in records.ACTIONS:  # a record of the client: its id and what changed
             record_id, diff = await records.apply(conn, c, row, now)
             if diff:

@@ -38,6 +38,10 @@ class Policy:
         return clock(self.clock_offset_s)
 
 
+# The audit entry's action where seed 003 names it otherwise than the command.
+AUDIT_ACTION = {"set_price_override": "PriceOverrideSet",
+                "remove_price_override": "PriceOverrideRemoved"}
+
 # Fields an update may set but not clear.
 NOT_CLEARED = ("name", "type", "status", "accepts_marketing", "tax_exempt", "is_consignor",
                "consigned_items")
@@ -123,7 +127,8 @@ def entry_of(c: ClientCommand, after: dict[str, Any], diff: dict[str, list[Any]]
            now: datetime) -> AuditEntry:
     return AuditEntry(store_id=after["store_id"], client_id=after["id"],
                       client_version=after["version"], at=now,
-                      actor=Actor(c.actor.type, c.actor.id, c.actor.name), action=c.action,
+                      actor=Actor(c.actor.type, c.actor.id, c.actor.name),
+                      action=AUDIT_ACTION.get(c.action, c.action),
                       changes=diff, command_id=c.command_id)
 
 
@@ -135,4 +140,8 @@ def event_of(c: ClientCommand, after: dict[str, Any], changed: list[str],
         changed = ["addresses"]
     elif c.action.endswith("_note"):
         changed = ["notes_log"]
+    elif c.action.endswith("_contact") or c.action == "set_contact_role":
+        changed = ["contacts"]
+    elif c.action.endswith("_price_override"):
+        changed = ["price_overrides"]
     return client_event(kind, after, now, changed if kind == "client.updated" else [])

@@ -149,6 +149,16 @@ WITH threads AS (
     UPDATE order_events SET client_id = $1 WHERE client_id = $2 RETURNING 1
 ), notes AS (
     UPDATE client_notes SET client_id = $1 WHERE client_id = $2 RETURNING 1
+), contacts AS (  -- an email the primary has a contact for stays the primary's
+    UPDATE client_contacts s SET client_id = $1
+    WHERE s.client_id = $2 AND NOT EXISTS (
+        SELECT 1 FROM client_contacts p WHERE p.client_id = $1 AND p.email_key = s.email_key)
+    RETURNING 1
+), prices AS (  -- so does a product the primary has a price for
+    UPDATE price_overrides s SET client_id = $1
+    WHERE s.client_id = $2 AND NOT EXISTS (
+        SELECT 1 FROM price_overrides p WHERE p.client_id = $1 AND p.product_id = s.product_id)
+    RETURNING 1
 ), merged_earlier AS (
     UPDATE clients SET merged_into = $1 WHERE merged_into = $2 RETURNING 1
 )
@@ -162,6 +172,8 @@ SELECT (SELECT count(*) FROM threads) AS threads,
        (SELECT count(*) FROM orders) AS orders,
        (SELECT count(*) FROM order_events) AS order_events,
        (SELECT count(*) FROM notes) AS notes,
+       (SELECT count(*) FROM contacts) AS contacts,
+       (SELECT count(*) FROM prices) AS price_overrides,
        (SELECT count(*) FROM merged_earlier) AS merged_earlier"""
 
 # The notes log (notes.py).
@@ -185,3 +197,28 @@ WITH RECURSIVE up AS (
     WHERE up.depth < 1000
 )
 SELECT EXISTS (SELECT 1 FROM up) AS found, EXISTS (SELECT 1 FROM up WHERE id = $1) AS cycle"""
+
+# B2B accounts (accounts.py). An email the account has already is not invited again.
+INVITE_CONTACT = """
+INSERT INTO client_contacts (id, store_id, client_id, email, email_key, name, role,
+                             invited_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+ON CONFLICT (client_id, email_key) DO NOTHING
+RETURNING id, email, name, role"""
+CONTACT_BY_EMAIL = "SELECT id FROM client_contacts WHERE client_id = $1 AND email_key = $2"
+CONTACT_FOR_UPDATE = """
+SELECT id, email, name, role FROM client_contacts WHERE id = $1 AND client_id = $2 FOR UPDATE"""
+REMOVE_CONTACT = "DELETE FROM client_contacts WHERE id = $1"
+SET_CONTACT_ROLE = """
+UPDATE client_contacts SET role = $2, updated_at = $3 WHERE id = $1
+RETURNING id, email, name, role"""
+PRICE_FOR_UPDATE = """
+SELECT product_id, price_minor, currency FROM price_overrides
+WHERE client_id = $1 AND product_id = $2 FOR UPDATE"""
+SET_PRICE = """
+INSERT INTO price_overrides (store_id, client_id, product_id, price_minor, currency, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (client_id, product_id)
+DO UPDATE SET price_minor = excluded.price_minor, currency = excluded.currency,
+              updated_at = excluded.updated_at"""
+REMOVE_PRICE = "DELETE FROM price_overrides WHERE client_id = $1 AND product_id = $2"

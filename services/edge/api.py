@@ -13,6 +13,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 from pydantic import ValidationError
 
+from schemas.accounts import (
+    ContactChange,
+    ContactInvite,
+    ContactList,
+    PriceOverrideBody,
+    PriceOverrideList,
+)
 from schemas.api import (
     MAX_LIMIT,
     Accepted,
@@ -378,6 +385,61 @@ async def capture_attestation(request: Request, principal: Writer, client_id: UU
         raise NOT_FOUND from e
     except ValueError as e:
         raise ApiError(422, str(e), [FieldError(field="text", message=str(e))]) from e
+
+
+@router.get("/clients/{client_id}/contacts", response_model=ContactList)
+async def list_contacts(request: Request, principal: Reader, client_id: UUID) -> ContactList:
+    """The account's contacts, each with the account's status (ACTIVE / BLOCKED)."""
+    return await _read(reads.contacts(deps_of(request).read_pool, principal.store_id,
+                                      client_id))
+
+
+@router.post("/clients/{client_id}/contacts", responses=WRITE_ANSWERS)
+async def invite_contact(request: Request, principal: Writer, client_id: UUID,
+                         body: ContactInvite) -> JSONResponse:
+    """A contact under the account (one per email; no password is kept here)."""
+    return await _command(request, principal, "invite_contact", body.command_id,
+                          client_id=client_id, contact_email=body.email,
+                          contact_name=body.name, contact_role=body.role)
+
+
+@router.patch("/clients/{client_id}/contacts/{contact_id}", responses=WRITE_ANSWERS)
+async def change_contact(request: Request, principal: Writer, client_id: UUID,
+                         contact_id: UUID, body: ContactChange) -> JSONResponse:
+    return await _command(request, principal, "set_contact_role", body.command_id,
+                          client_id=client_id, contact_id=contact_id,
+                          contact_role=body.role)
+
+
+@router.delete("/clients/{client_id}/contacts/{contact_id}", responses=WRITE_ANSWERS)
+async def remove_contact(request: Request, principal: Writer, client_id: UUID,
+                         contact_id: UUID, command_id: CommandId = None) -> JSONResponse:
+    return await _command(request, principal, "remove_contact", command_id,
+                          client_id=client_id, contact_id=contact_id)
+
+
+@router.get("/clients/{client_id}/price-overrides", response_model=PriceOverrideList)
+async def list_price_overrides(request: Request, principal: Reader, client_id: UUID
+                               ) -> PriceOverrideList:
+    return await _read(reads.price_overrides(deps_of(request).read_pool, principal.store_id,
+                                             client_id))
+
+
+@router.put("/clients/{client_id}/price-overrides/{product_id}", responses=WRITE_ANSWERS)
+async def set_price_override(request: Request, principal: Writer, client_id: UUID,
+                             product_id: str, body: PriceOverrideBody) -> JSONResponse:
+    """The client's price for one product, in minor units (audited: PriceOverrideSet)."""
+    return await _command(request, principal, "set_price_override", body.command_id,
+                          client_id=client_id, product_id=product_id,
+                          price_minor=body.price_minor, currency=body.currency)
+
+
+@router.delete("/clients/{client_id}/price-overrides/{product_id}", responses=WRITE_ANSWERS)
+async def remove_price_override(request: Request, principal: Writer, client_id: UUID,
+                                product_id: str, command_id: CommandId = None
+                                ) -> JSONResponse:
+    return await _command(request, principal, "remove_price_override", command_id,
+                          client_id=client_id, product_id=product_id)
 
 
 @router.get("/clients/{client_id}/notes", response_model=NoteList)

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from schemas.accounts import ContactList, ContactView, PriceOverrideList, PriceOverrideView
 from schemas.api import (
     AuditActor,
     AuditItem,
@@ -176,6 +177,22 @@ async def addresses(pool: Pool, store_id: UUID, client_id: UUID) -> AddressList 
         return None
     rows = await pool.fetch(sql.ADDRESSES, client_id, store_id)
     return AddressList(addresses=[AddressView.model_validate(dict(r)) for r in rows])
+
+
+async def contacts(pool: Pool, store_id: UUID, client_id: UUID) -> ContactList | None:
+    if not await pool.fetchval(sql.CLIENT_EXISTS, client_id, store_id):
+        return None
+    return ContactList(contacts=[ContactView.model_validate(dict(r)) for r in
+                                 await pool.fetch(sql.CONTACTS, client_id, store_id)])
+
+
+async def price_overrides(pool: Pool, store_id: UUID, client_id: UUID
+                          ) -> PriceOverrideList | None:
+    if not await pool.fetchval(sql.CLIENT_EXISTS, client_id, store_id):
+        return None
+    return PriceOverrideList(price_overrides=[
+        PriceOverrideView.model_validate(dict(r))
+        for r in await pool.fetch(sql.PRICE_OVERRIDES, client_id, store_id)])
 
 
 async def notes(pool: Pool, store_id: UUID, client_id: UUID, limit: int) -> NoteList | None:

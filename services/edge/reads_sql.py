@@ -198,3 +198,12 @@ NOTES = """
 SELECT id, text, author_type, author_id, author_name, created_at, updated_at
 FROM client_notes WHERE client_id = $1 AND store_id = $2
 ORDER BY created_at DESC, id DESC LIMIT $3"""
+
+# A client account's contacts, each with the account's status; its price overrides.
+CONTACTS = """
+SELECT k.id, k.email, k.name, k.role, c.status AS account_status, k.invited_at, k.updated_at
+FROM client_contacts k JOIN clients c ON c.id = k.client_id
+WHERE k.client_id = $1 AND k.store_id = $2 ORDER BY k.invited_at, k.id"""
+PRICE_OVERRIDES = """
+SELECT product_id, price_minor, currency, updated_at FROM price_overrides
+WHERE client_id = $1 AND store_id = $2 ORDER BY product_id"""

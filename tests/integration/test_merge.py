@@ -28,7 +28,8 @@ pytestmark = pytest.mark.usefixtures("pipeline")  # its commands and orders serv
 T0 = datetime.now(UTC) - timedelta(days=3)
 # Every table whose rows a merge moves, by the column that names the client.
 MOVED = ("threads", "messages", "client_external_ids", "client_touches", "attestations",
-         "client_addresses", "orders", "order_events", "client_notes")
+         "client_addresses", "orders", "order_events", "client_notes", "client_contacts",
+         "price_overrides")
 
 
 async def merge(http: httpx.AsyncClient, shop: Shop, primary: UUID, secondary: UUID,
@@ -91,6 +92,12 @@ async def test_merge_moves_every_kind_of_row_and_the_resolver_follows_it(
     noted = await http.post(f"/v1/clients/{second.client_id}/notes",
                             headers=shop.auth("member"), json={"text": "met at the fair"})
     assert noted.status_code == 200, noted.text
+    for path, verb, body in (("contacts", "POST", {"email": "ops@second.example"}),
+                             ("price-overrides/SKU-9", "PUT",
+                              {"price_minor": 900, "currency": "USD"})):
+        made = await http.request(verb, f"/v1/clients/{second.client_id}/{path}",
+                                  headers=shop.auth("member"), json=body)
+        assert made.status_code == 200, made.text
 
     # The primary: another email, no phone, its own tags, notes, open thread, order, and an
     # address equal to one of the secondary's.
