@@ -27,6 +27,7 @@ from schemas.ingest import (
     TagText,
     normalized_tags,
 )
+from schemas.master_data import MasterKind, MasterName
 from schemas.notes import NoteText
 from schemas.profiles import (
     Allergies,
@@ -47,7 +48,8 @@ Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", 
                  "restore", "request_erasure", "cancel_erasure", "add_address",
                  "update_address", "remove_address", "default_address", "merge", "add_note",
                  "edit_note", "remove_note", "invite_contact", "set_contact_role",
-                 "remove_contact", "set_price_override", "remove_price_override"]
+                 "remove_contact", "set_price_override", "remove_price_override",
+                 "create_master_data", "rename_master_data", "delete_master_data"]
 Status = Literal["ACTIVE", "BLOCKED"]
 Tag = Annotated[TagText, StringConstraints(min_length=1)]
 MAX_BULK = 1000
@@ -110,6 +112,11 @@ class ClientChanges(Changes):
     country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2")
     currency: Currency | None = Field(default=None, description="ISO 4217")
     qbo_id: QboId | None = Field(default=None, description="the QuickBooks Online id")
+    customer_type_id: UUID | None = Field(default=None, description="a customer type of the "
+                                          "store (master data)")
+    customer_segment_id: UUID | None = Field(default=None, description="a customer segment of "
+                                             "the store (master data)")
+    broker_id: UUID | None = Field(default=None, description="a broker of the store")
 
     @field_validator("first_name", "last_name", "email", "phone", "company", "notes",
                      "allergies", "resale_certificate", "referral_details", "consignor_code",
@@ -163,6 +170,12 @@ class ClientCommand(Contract):
     price_minor: PriceMinor | None = Field(default=None, description="set_price_override: in "
                                            "minor units of `currency`")
     currency: Currency | None = Field(default=None, description="set_price_override")
+    master_kind: MasterKind | None = Field(default=None, description="the master-data "
+                                           "commands: customer_type, customer_segment, broker")
+    master_id: UUID | None = Field(default=None, description="rename_master_data, "
+                                   "delete_master_data")
+    master_name: MasterName | None = Field(default=None, description="create_master_data, "
+                                           "rename_master_data")
 
     @field_validator("add", "remove", mode="after")
     @classmethod
@@ -174,6 +187,13 @@ class ClientCommand(Contract):
         if self.action == "bulk_tag":
             if not self.client_ids:
                 raise ValueError("bulk_tag needs client_ids")
+        elif self.action.endswith("_master_data"):
+            if self.master_kind is None:
+                raise ValueError(f"{self.action} needs master_kind")
+            if self.action != "create_master_data" and self.master_id is None:
+                raise ValueError(f"{self.action} needs master_id")
+            if self.action != "delete_master_data" and self.master_name is None:
+                raise ValueError(f"{self.action} needs master_name")
         elif self.client_id is None:
             raise ValueError(f"{self.action} needs client_id")
         if self.action == "update" and (self.changes is None
@@ -232,3 +252,7 @@ class CommandResult(Contract):
     note_id: UUID | None = Field(default=None, description="the note commands: the note")
     contact_id: UUID | None = Field(default=None, description="the contact commands: the "
                                     "contact")
+    master_data_id: UUID | None = Field(default=None, description="the master-data commands: "
+                                        "the entry")
+    in_use: int | None = Field(default=None, description="delete_master_data refused: the "
+                               "clients that use the entry")

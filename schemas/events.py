@@ -9,6 +9,7 @@ from pydantic import Field, RootModel
 
 from schemas.common import Contract
 from schemas.ingest import ClientType
+from schemas.master_data import MasterDataChanged
 from schemas.profiles import ContactMethod, DiscoverySource, WholesaleTerms
 
 ChangeType = Literal["client.created", "client.updated", "client.archived", "client.restored",
@@ -78,6 +79,9 @@ class ClientSnapshot(Contract):
     country: str | None = None
     currency: str | None = None
     qbo_id: str | None = None
+    customer_type_id: UUID | None = Field(default=None, description="master data")
+    customer_segment_id: UUID | None = Field(default=None, description="master data")
+    broker_id: UUID | None = Field(default=None, description="master data")
 
 
 class ClientEvent(Contract):
@@ -104,6 +108,7 @@ class ClientErased(Contract):
     client_id: UUID
 
 
-class AnyClientEvent(RootModel[Annotated[ClientEvent | ClientErased,
+class AnyClientEvent(RootModel[Annotated[ClientEvent | ClientErased | MasterDataChanged,
                                          Field(discriminator="type")]]):
-    """What `clients.events.v1` carries: a change with the client's snapshot, or an erasure."""
+    """What `clients.events.v1` carries: a change with the client's snapshot, an erasure, or
+    a change of the store's master data."""

@@ -16,7 +16,7 @@ ActorType = Literal["integration_key", "import", "member", "public_key", "system
 # The fields of a client whose changes are audited (and named in client.updated's `changed`).
 AUDITED = ("name", "first_name", "last_name", "email", "phone", "company", "type", "tags",
            "notes", "external_ids", "status", "credit_limit", "archived", "accepts_marketing",
-           *PROFILE_FIELDS)
+           *PROFILE_FIELDS, "customer_type_id", "customer_segment_id", "broker_id")
 
 INSERT = """
 INSERT INTO audit_log (store_id, client_id, client_version, at, actor_type, actor_id,

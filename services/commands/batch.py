@@ -23,8 +23,9 @@ import structlog
 from schemas.commands import ClientCommand, CommandResult
 from schemas.common import FieldError
 from schemas.events import ClientEvent
+from schemas.master_data import FIELD_OF
 from schemas.profiles import PROFILE_FIELDS
-from services.commands import accounts, addresses, erasure, merge, notes, sql
+from services.commands import accounts, addresses, erasure, master_data, merge, notes, sql
 from services.commands.errors import Refused
 from services.commands.rules import DEFAULT_POLICY, Policy, changed_row, entry_of, event_of, tagged
 from shared import audit, stats
@@ -37,16 +38,18 @@ log = structlog.get_logger(__name__)
 COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
            "notes", "type", "tags", "status", "credit_limit", "deleted_at", "version",
            "updated_at", "accepts_marketing", "marketing_consent_at", "marketing_consent_source",
-           "external_ids", *stats.COLUMNS, "merged_into", "merged_at", *PROFILE_FIELDS)
+           "external_ids", *stats.COLUMNS, "merged_into", "merged_at", *PROFILE_FIELDS,
+           *FIELD_OF.values())
 
 
 def needs_one_at_a_time(c: ClientCommand) -> bool:
     """An email moved or a client restored: the store's other live clients must be asked;
     an erasure request, a merge or an address: their own tables."""
     return c.action in ("restore", "merge", *erasure.ACTIONS, *addresses.ACTIONS,
-                        *notes.ACTIONS, *accounts.ACTIONS) or (
+                        *notes.ACTIONS, *accounts.ACTIONS, *master_data.ACTIONS) or (
         c.action == "update" and c.changes is not None
-        and not {"email", "addresses", "parent_id"}.isdisjoint(c.changes.model_fields_set))
+        and not {"email", "addresses", "parent_id", *FIELD_OF.values()}.isdisjoint(
+            c.changes.model_fields_set))
 
 
 async def apply_batch(conn: Connection, commands: Sequence[ClientCommand],
@@ -70,8 +73,12 @@ async def apply_batch(conn: Connection, commands: Sequence[ClientCommand],
             results.append(done[(c.store_id, c.command_id)])
             continue
         try:
-            result = (_bulk(c, rows, now, changed, entries, events) if c.action == "bulk_tag"
-                      else await _one(conn, c, rows, now, changed, entries, events, policy))
+            if c.action in master_data.ACTIONS:
+                result = await master_data.apply(conn, c, now)
+            elif c.action == "bulk_tag":
+                result = _bulk(c, rows, now, changed, entries, events)
+            else:
+                result = await _one(conn, c, rows, now, changed, entries, events, policy)
         except Refused as e:
             result = _refused(c, e)
         done[(c.store_id, c.command_id)] = result
@@ -156,6 +163,7 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
         await _refuse_held_email(conn, c, after)
     if after["parent_id"] is not None and after["parent_id"] != row["parent_id"]:
         await _refuse_cycle(conn, after)
+    await master_data.check_assigned(conn, c.store_id, row, after)
     _commit(c, row, after, diff, now, rows, changed, entries, events)
     return CommandResult(command_id=c.command_id, store_id=c.store_id, outcome="applied",
                          client_ids=[row["id"]], version=after["version"])

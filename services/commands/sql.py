@@ -38,7 +38,9 @@ SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u
     discovery_source = u.discovery_source, referral_details = u.referral_details,
     is_consignor = u.is_consignor, consignor_code = u.consignor_code,
     consigned_items = u.consigned_items, instagram = u.instagram, facebook = u.facebook,
-    parent_id = u.parent_id, country = u.country, currency = u.currency, qbo_id = u.qbo_id
+    parent_id = u.parent_id, country = u.country, currency = u.currency, qbo_id = u.qbo_id,
+    customer_type_id = u.customer_type_id, customer_segment_id = u.customer_segment_id,
+    broker_id = u.broker_id
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[],
             $14::timestamptz[], $15::int[], $16::timestamptz[], $17::bool[], $18::timestamptz[],
@@ -47,7 +49,7 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
             $29::date[], $30::text[], $31::text[], $32::bool[], $33::text[], $34::date[],
             $35::date[], $36::text[], $37::text[], $38::text[], $39::bool[], $40::text[],
             $41::int[], $42::text[], $43::text[], $44::uuid[], $45::text[], $46::text[],
-            $47::text[])
+            $47::text[], $48::uuid[], $49::uuid[], $50::uuid[])
   AS u(id, name, first_name, last_name, email, email_key, phone, company, notes, type, tags,
        status, credit_limit, deleted_at, version, updated_at, accepts_marketing,
        marketing_consent_at, marketing_consent_source, external_ids, total_orders,
@@ -55,7 +57,7 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
        merged_at, date_of_birth, allergies, wholesale_terms, tax_exempt, resale_certificate,
        resale_certificate_expires_on, customer_since, preferred_contact, discovery_source,
        referral_details, is_consignor, consignor_code, consigned_items, instagram, facebook,
-       parent_id, country, currency, qbo_id)
+       parent_id, country, currency, qbo_id, customer_type_id, customer_segment_id, broker_id)
 WHERE c.id = u.id"""
 
 RECORD_MANY = """
@@ -222,3 +224,22 @@ ON CONFLICT (client_id, product_id)
 DO UPDATE SET price_minor = excluded.price_minor, currency = excluded.currency,
               updated_at = excluded.updated_at"""
 REMOVE_PRICE = "DELETE FROM price_overrides WHERE client_id = $1 AND product_id = $2"
+
+# Master data (master_data.py).
+CREATE_MASTER = """
+INSERT INTO master_data (id, store_id, kind, name, name_key, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6)"""
+MASTER_FOR_UPDATE = """
+SELECT id, name FROM master_data WHERE id = $1 AND store_id = $2 AND kind = $3 FOR UPDATE"""
+MASTER_FOR_KEY_SHARE = """
+SELECT id FROM master_data WHERE id = $1 AND store_id = $2 AND kind = $3 FOR KEY SHARE"""
+MASTER_BY_NAME = """
+SELECT id FROM master_data WHERE store_id = $1 AND kind = $2 AND name_key = $3"""
+# {field}: the clients column of the entry's kind (a constant of schemas.master_data.FIELD_OF).
+MASTER_IN_USE = "SELECT count(*) FROM clients WHERE {field} = $1"
+RENAME_MASTER = "UPDATE master_data SET name = $2, name_key = $3, updated_at = $4 WHERE id = $1"
+DELETE_MASTER = "DELETE FROM master_data WHERE id = $1"
+LOG_MASTER = """
+INSERT INTO master_data_log (store_id, master_data_id, kind, at, actor_type, actor_id,
+                             actor_name, action, changes, command_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"""

@@ -42,6 +42,7 @@ from schemas.api import (
 from schemas.common import CleanStr, FieldError
 from schemas.events import Segment
 from schemas.ingest import ClientType
+from schemas.master_data import InUse, MasterDataBody, MasterDataList, MasterKind
 from schemas.notes import NoteBody, NoteList
 from schemas.orders import AddressList, OrderList
 from schemas.privacy import (
@@ -120,11 +121,16 @@ def client_query(
         segment: Segment | None = None,
         accepts_marketing: Annotated[bool | None, Query(
             description="true: the clients who accept marketing")] = None,
+        customer_type: Annotated[UUID | None, Query(description="a customer type's id")] = None,
+        customer_segment: Annotated[UUID | None, Query(
+            description="a customer segment's id (master data)")] = None,
+        broker: Annotated[UUID | None, Query(description="a broker's id")] = None,
         sort: Sort = "-updated_at") -> reads.ClientQuery:
     return reads.ClientQuery(q=q, tags=reads.tag_list(tags), type=type, status=status,
                              source=source, archived=archived, created_after=created_after,
                              created_before=created_before, segment=segment,
-                             accepts_marketing=accepts_marketing, sort=sort)
+                             accepts_marketing=accepts_marketing, customer_type=customer_type,
+                             customer_segment=customer_segment, broker=broker, sort=sort)
 
 
 T = TypeVar("T")
@@ -514,3 +520,52 @@ async def default_address(request: Request, principal: Writer, client_id: UUID,
     """Make it its type's default; the old default of that type stops being one."""
     return await _command(request, principal, "default_address", command_id,
                           client_id=client_id, address_id=address_id)
+
+
+# Master data (seed 001): /v1/customer-types, /v1/customer-segments, /v1/brokers, each the same
+# five routes; read with clients:read, changed with settings:write (admins and owners).
+def _master_data_routes(path: str, kind: MasterKind) -> None:
+    async def list_(request: Request, principal: Reader) -> MasterDataList:
+        return await reads.master_data(deps_of(request).read_pool, principal.store_id, kind)
+
+    async def in_use(request: Request, principal: Reader, entry_id: UUID) -> InUse:
+        return await _read(reads.in_use(deps_of(request).read_pool, principal.store_id, kind,
+                                        entry_id))
+
+    async def create(request: Request, principal: SettingsWriter, body: MasterDataBody
+                     ) -> JSONResponse:
+        return await _command(request, principal, "create_master_data", body.command_id,
+                              master_kind=kind, master_name=body.name)
+
+    async def rename(request: Request, principal: SettingsWriter, entry_id: UUID,
+                     body: MasterDataBody) -> JSONResponse:
+        return await _command(request, principal, "rename_master_data", body.command_id,
+                              master_kind=kind, master_id=entry_id, master_name=body.name)
+
+    async def delete(request: Request, principal: SettingsWriter, entry_id: UUID,
+                     command_id: CommandId = None) -> JSONResponse:
+        """Refused (409, `in_use`) while clients use it."""
+        return await _command(request, principal, "delete_master_data", command_id,
+                              master_kind=kind, master_id=entry_id)
+
+    name = kind.replace("_", " ")
+    router.add_api_route(path, list_, methods=["GET"], response_model=MasterDataList,
+                         summary=f"List the store's {name}s", name=f"list_{kind}s")
+    router.add_api_route(f"{path}/{{entry_id}}/in-use", in_use, methods=["GET"],
+                         response_model=InUse, summary=f"How many clients use a {name}",
+                         name=f"{kind}_in_use")
+    router.add_api_route(path, create, methods=["POST"], responses=WRITE_ANSWERS,
+                         summary=f"Create a {name}", name=f"create_{kind}")
+    router.add_api_route(f"{path}/{{entry_id}}", rename, methods=["PATCH"],
+                         responses=WRITE_ANSWERS, summary=f"Rename a {name}",
+                         name=f"rename_{kind}")
+    router.add_api_route(f"{path}/{{entry_id}}", delete, methods=["DELETE"],
+                         responses=WRITE_ANSWERS, summary=f"Delete an unused {name}",
+                         name=f"delete_{kind}")
+
+
+MASTER_DATA_PATHS: tuple[tuple[str, MasterKind], ...] = (
+    ("/customer-types", "customer_type"), ("/customer-segments", "customer_segment"),
+    ("/brokers", "broker"))
+for _path, _kind in MASTER_DATA_PATHS:
+    _master_data_routes(_path, _kind)

@@ -32,6 +32,7 @@ from schemas.api import (
     TimelineItem,
     Total,
 )
+from schemas.master_data import FIELD_OF, InUse, MasterDataList, MasterDataView, MasterKind
 from schemas.notes import NoteAuthor, NoteList, NoteView
 from schemas.orders import AddressList, AddressView, OrderList, OrderView
 from services.edge import reads_sql as sql
@@ -61,13 +62,16 @@ class ClientQuery:
     segment: str | None = None
     vip: bool | None = None
     accepts_marketing: bool | None = None
+    customer_type: UUID | None = None
+    customer_segment: UUID | None = None
+    broker: UUID | None = None
     sort: Sort = "-updated_at"
 
     def params(self) -> list[Any]:
         """$2… of sql.FILTERS (after the store)."""
         return [_pattern(self.q), list(self.tags) or None, self.type, self.status, self.source,
                 self.created_after, self.created_before, self.segment, self.vip,
-                self.accepts_marketing]
+                self.accepts_marketing, self.customer_type, self.customer_segment, self.broker]
 
     def digest(self) -> str:
         return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
@@ -177,6 +181,18 @@ async def addresses(pool: Pool, store_id: UUID, client_id: UUID) -> AddressList 
         return None
     rows = await pool.fetch(sql.ADDRESSES, client_id, store_id)
     return AddressList(addresses=[AddressView.model_validate(dict(r)) for r in rows])
+
+
+async def master_data(pool: Pool, store_id: UUID, kind: MasterKind) -> MasterDataList:
+    return MasterDataList(items=[MasterDataView.model_validate(dict(r)) for r in
+                                 await pool.fetch(sql.MASTER_DATA, store_id, kind)])
+
+
+async def in_use(pool: Pool, store_id: UUID, kind: MasterKind, entry_id: UUID) -> InUse | None:
+    if not await pool.fetchval(sql.MASTER_ENTRY, entry_id, store_id, kind):
+        return None
+    return InUse(count=await pool.fetchval(sql.MASTER_IN_USE.format(field=FIELD_OF[kind]),
+                                           entry_id))
 
 
 async def contacts(pool: Pool, store_id: UUID, client_id: UUID) -> ContactList | None:

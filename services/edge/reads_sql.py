@@ -11,10 +11,12 @@ total_spent_minor, avg_order_value_minor, first_order_at, last_order_at, is_vip,
 accepts_marketing, marketing_consent_at, marketing_consent_source, merged_into, date_of_birth,
 allergies, wholesale_terms, tax_exempt, resale_certificate, resale_certificate_expires_on,
 customer_since, preferred_contact, discovery_source, referral_details, is_consignor,
-consignor_code, consigned_items, instagram, facebook, parent_id, country, currency, qbo_id"""
+consignor_code, consigned_items, instagram, facebook, parent_id, country, currency, qbo_id,
+customer_type_id, customer_segment_id, broker_id"""
 
 # $1 store, $2 q (a LIKE pattern), $3 tags (all of them), $4 type, $5 status, $6 source label,
-# $7 created after, $8 created before, $9 segment, $10 VIP, $11 accepts marketing.
+# $7 created after, $8 created before, $9 segment, $10 VIP, $11 accepts marketing, $12 customer
+# type, $13 customer segment, $14 broker (master data ids).
 FILTERS = """
 store_id = $1
 AND ($2::text IS NULL OR search LIKE $2)
@@ -26,19 +28,22 @@ AND ($7::timestamptz IS NULL OR created_at > $7)
 AND ($8::timestamptz IS NULL OR created_at < $8)
 AND ($9::text IS NULL OR segment = $9)
 AND ($10::boolean IS NULL OR is_vip = $10)
-AND ($11::boolean IS NULL OR accepts_marketing = $11)"""
+AND ($11::boolean IS NULL OR accepts_marketing = $11)
+AND ($12::uuid IS NULL OR customer_type_id = $12)
+AND ($13::uuid IS NULL OR customer_segment_id = $13)
+AND ($14::uuid IS NULL OR broker_id = $14)"""
 
 LIVE, ARCHIVED = "deleted_at IS NULL", "deleted_at IS NOT NULL"
 
-# sort -> (ORDER BY, the keyset condition after the cursor's row): $12 the row's sort value (as
-# text), $13 its id; $14 the page size plus one.
+# sort -> (ORDER BY, the keyset condition after the cursor's row): $15 the row's sort value (as
+# text), $16 its id; $17 the page size plus one.
 SORTS = {
-    "-updated_at": ("updated_at DESC, id DESC", "(updated_at, id) < ($12::text::timestamptz, $13)"),
-    "updated_at": ("updated_at, id", "(updated_at, id) > ($12::text::timestamptz, $13)"),
-    "-created_at": ("created_at DESC, id DESC", "(created_at, id) < ($12::text::timestamptz, $13)"),
-    "created_at": ("created_at, id", "(created_at, id) > ($12::text::timestamptz, $13)"),
-    "name": ("name, id", "(name, id) > ($12::text, $13)"),
-    "-name": ("name DESC, id DESC", "(name, id) < ($12::text, $13)"),
+    "-updated_at": ("updated_at DESC, id DESC", "(updated_at, id) < ($15::text::timestamptz, $16)"),
+    "updated_at": ("updated_at, id", "(updated_at, id) > ($15::text::timestamptz, $16)"),
+    "-created_at": ("created_at DESC, id DESC", "(created_at, id) < ($15::text::timestamptz, $16)"),
+    "created_at": ("created_at, id", "(created_at, id) > ($15::text::timestamptz, $16)"),
+    "name": ("name, id", "(name, id) > ($15::text, $16)"),
+    "-name": ("name DESC, id DESC", "(name, id) < ($15::text, $16)"),
 }
 
 
@@ -47,15 +52,15 @@ def list_clients(sort: str, archived: bool) -> str:
     return f"""
 SELECT {COLUMNS} FROM clients
 WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}
-AND ($13::uuid IS NULL OR {after})
-ORDER BY {order} LIMIT $14"""
+AND ($16::uuid IS NULL OR {after})
+ORDER BY {order} LIMIT $17"""
 
 
 def count_clients(archived: bool) -> str:
-    """Matches, counted up to $12 (one past the exact limit: more means estimate)."""
+    """Matches, counted up to $15 (one past the exact limit: more means estimate)."""
     return f"""
 SELECT count(*) FROM (SELECT 1 FROM clients
-WHERE {ARCHIVED if archived else LIVE} AND {FILTERS} LIMIT $12) m"""
+WHERE {ARCHIVED if archived else LIVE} AND {FILTERS} LIMIT $15) m"""
 
 
 def estimate_clients(archived: bool) -> str:
@@ -207,3 +212,11 @@ WHERE k.client_id = $1 AND k.store_id = $2 ORDER BY k.invited_at, k.id"""
 PRICE_OVERRIDES = """
 SELECT product_id, price_minor, currency, updated_at FROM price_overrides
 WHERE client_id = $1 AND store_id = $2 ORDER BY product_id"""
+
+# A store's master data of one kind, by name; the clients that use an entry.
+MASTER_DATA = """
+SELECT id, kind, name, created_at, updated_at FROM master_data
+WHERE store_id = $1 AND kind = $2 ORDER BY name_key, id"""
+MASTER_ENTRY = "SELECT kind FROM master_data WHERE id = $1 AND store_id = $2 AND kind = $3"
+# {field}: the clients column of the kind (schemas.master_data.FIELD_OF: constants).
+MASTER_IN_USE = "SELECT count(*) FROM clients WHERE {field} = $1"

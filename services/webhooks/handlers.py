@@ -5,6 +5,7 @@ import structlog
 from faststream.kafka import KafkaRouter
 
 from schemas.events import AnyClientEvent
+from schemas.master_data import MasterDataChanged
 from services.webhooks.logic import record_deliveries
 from shared.broker import Records, decode_records, raw_batch_subscriber
 from shared.resources import Deps
@@ -21,7 +22,8 @@ def router(deps: Deps) -> KafkaRouter:
                           max_records=deps.settings.webhooks_batch_size)
     async def on_events(records: Records) -> None:
         # only our relay writes here: an invalid event is a bug, logged and skipped
-        events = [e.root for e, _ in decode_records(AnyClientEvent, records, "webhooks")]
+        events = [e.root for e, _ in decode_records(AnyClientEvent, records, "webhooks")
+                  if not isinstance(e.root, MasterDataChanged)]  # no client: nothing to send
         created = await record_deliveries(deps.pool, events)
         log.debug("webhook deliveries recorded", service="webhooks", events=len(events),
                   deliveries=created)
