@@ -8,6 +8,25 @@ from pydantic import Field
 from schemas.common import Contract
 
 ImportMode = Literal["skip", "update"]
+# The profile fields a file imports (schemas/profiles.py); the wholesale, consignor, hierarchy
+# and master-data ones are set through the API, where their rules are checked against the
+# client as it is.
+IMPORTED_PROFILE = ("date_of_birth", "allergies", "customer_since", "preferred_contact",
+                    "discovery_source", "referral_details", "instagram", "facebook",
+                    "currency", "qbo_id")
+# Every column an import takes, as `clients import template` writes it and the export writes
+# it: (client field, header). The importer also reads each header's synonyms.
+COLUMNS = (("name", "Name"), ("first_name", "First Name"), ("last_name", "Last Name"),
+           ("email", "Email"), ("phone", "Phone"), ("company", "Company"), ("type", "Type"),
+           ("tags", "Tags"), ("notes", "Notes"), ("external_id", "External ID"),
+           ("accepts_marketing", "Accepts Marketing"), ("address1", "Address 1"),
+           ("address2", "Address 2"), ("city", "City"), ("state", "State"), ("pincode", "Zip"),
+           ("country", "Country"), ("date_of_birth", "Date of Birth"),
+           ("allergies", "Allergies"), ("customer_since", "Customer Since"),
+           ("preferred_contact", "Preferred Contact Method"),
+           ("discovery_source", "Discovery Source"), ("referral_details", "Referral Details"),
+           ("instagram", "Instagram"), ("facebook", "Facebook"), ("currency", "Currency"),
+           ("qbo_id", "QBO ID"))
 RowStatus = Literal["created", "updated", "skipped", "failed"]
 
 

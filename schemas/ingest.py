@@ -7,6 +7,16 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from schemas.addresses import TypedAddresses
 from schemas.common import Contract, Text, blank_to_none
+from schemas.profiles import (
+    Allergies,
+    Contact,
+    Currency,
+    Discovery,
+    Facebook,
+    Instagram,
+    PastDate,
+    QboId,
+)
 
 ClientType = Literal["retail", "wholesale"]
 
@@ -48,9 +58,22 @@ class ClientFields(Contract):
                                            "consent, when the source knows it (absent: kept)")
     addresses: TypedAddresses = Field(default_factory=list, description="billing and shipping "
                                       "addresses, each saved unless an equal one is there")
+    # profile fields an upstream system or a file may give (schemas/profiles.py)
+    date_of_birth: PastDate | None = None
+    allergies: Allergies | None = None
+    customer_since: PastDate | None = None
+    preferred_contact: Contact | None = None
+    discovery_source: Discovery | None = None
+    referral_details: Notes | None = None
+    instagram: Instagram | None = None
+    facebook: Facebook | None = None
+    currency: Currency | None = None
+    qbo_id: QboId | None = None
 
     @field_validator("external_id", "email", "phone", "name", "first_name", "last_name",
-                     "company", "notes", mode="before")
+                     "company", "notes", "date_of_birth", "allergies", "customer_since",
+                     "preferred_contact", "discovery_source", "referral_details", "instagram",
+                     "facebook", "currency", "qbo_id", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
         return blank_to_none(value)

@@ -1,6 +1,6 @@
 """`clients.upsert.v1` (normalized, authenticated commands) and `clients.upsert.results.v1`."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -39,6 +39,16 @@ class UpsertCommand(Contract):
                                            "consent from now on; absent: kept")
     addresses: list[TypedAddress] = Field(default_factory=list, description="saved with the "
                                           "client unless equal ones are there (not on skip)")
+    date_of_birth: date | None = None
+    allergies: CleanStr | None = None
+    customer_since: date | None = None
+    preferred_contact: CleanStr | None = None
+    discovery_source: CleanStr | None = None
+    referral_details: CleanStr | None = None
+    instagram: CleanStr | None = None
+    facebook: CleanStr | None = None
+    currency: CleanStr | None = None
+    qbo_id: CleanStr | None = None
     on_match: OnMatch = "fill"
     received_at: datetime
 

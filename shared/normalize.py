@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 
 from schemas.common import FieldError
+from schemas.imports import IMPORTED_PROFILE
 from schemas.ingest import RULE_FIELDS, ClientFields
 from schemas.upsert import OnMatch, UpsertCommand
 from shared.redact import redact_text
@@ -126,4 +127,5 @@ def to_command(fields: ClientFields, *, request_id: str, store_id: Any, region: 
         type=fields.type if "type" in fields.model_fields_set else None, tags=fields.tags,
         notes=fields.notes, accepts_marketing=fields.accepts_marketing,
         addresses=fields.addresses, on_match=on_match,
+        **{f: getattr(fields, f) for f in IMPORTED_PROFILE},
         received_at=received_at)

@@ -33,6 +33,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from schemas.common import FieldError
 from schemas.events import ClientEvent
+from schemas.imports import IMPORTED_PROFILE
 from schemas.ingest import MAX_TAGS
 from schemas.upsert import Outcome, UpsertCommand, UpsertResult
 from shared import addresses, audit
@@ -44,9 +45,10 @@ from shared.outbox import add_events, client_event
 log = structlog.get_logger(__name__)
 
 # Fields a later touch may fill when the client has none (seed 000: "fill only blank fields").
-FILLABLE = ("first_name", "last_name", "phone", "company", "notes")
+FILLABLE = ("first_name", "last_name", "phone", "company", "notes", *IMPORTED_PROFILE)
 # Fields an import in "update" mode overwrites when its row has a value (seed 003).
-UPDATABLE = ("name", "first_name", "last_name", "phone", "company", "notes", "type")
+UPDATABLE = ("name", "first_name", "last_name", "phone", "company", "notes", "type",
+             *IMPORTED_PROFILE)
 
 
 class ConcurrentCreateError(Exception):
@@ -215,6 +217,7 @@ def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str,
         "credit_limit": None, "accepts_marketing": bool(c.accepts_marketing),
         "marketing_consent_at": now if c.accepts_marketing is not None else None,
         "marketing_consent_source": c.source_label if c.accepts_marketing is not None else None,
+        **{f: getattr(c, f) for f in IMPORTED_PROFILE},
     }
 
 
@@ -272,7 +275,8 @@ async def _insert_clients(conn: Connection, plan: _Plan) -> None:
     cols = ("id", "store_id", "name", "first_name", "last_name", "email", "email_key", "phone",
             "company", "type", "tags", "notes", "external_ids", "source_label",
             "source_external_id", "source_integration_key_id", "created_at", "updated_at",
-            "accepts_marketing", "marketing_consent_at", "marketing_consent_source")
+            "accepts_marketing", "marketing_consent_at", "marketing_consent_source",
+            *IMPORTED_PROFILE)
     inserted = await conn.fetch(sql.INSERT_CLIENTS, *_columns(rows, cols))
     if len(inserted) != len(rows):
         raise ConcurrentCreateError("a client with one of these emails was created meanwhile")
@@ -299,7 +303,8 @@ async def _update_matched(conn: Connection, plan: _Plan) -> list[ClientEvent]:
     if changed:
         cols = ("id", "name", "first_name", "last_name", "email", "email_key", "phone", "company",
                 "type", "tags", "notes", "external_ids", "updated_at", "version",
-                "accepts_marketing", "marketing_consent_at", "marketing_consent_source")
+                "accepts_marketing", "marketing_consent_at", "marketing_consent_source",
+                *IMPORTED_PROFILE)
         await conn.execute(sql.UPDATE_CLIENTS, *_columns([s for s, _ in changed], cols))
     return [client_event("client.updated", s, plan.now, fields) for s, fields in changed]
 

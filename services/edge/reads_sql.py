@@ -3,6 +3,8 @@ constant pieces below; every value is a `$n` parameter. Filters left out are NUL
 each statement with its values (shared/db.py), so `$3 IS NULL OR …` folds away and the partial
 keyset indexes of migration 0010 serve the sort."""
 
+from schemas.imports import COLUMNS as IMPORT_COLUMNS
+
 COLUMNS = """
 id, store_id, name, first_name, last_name, email, phone, company, type, status, credit_limit,
 tags, notes, external_ids, source_label, source_external_id, source_integration_key_id,
@@ -168,9 +170,15 @@ ORDER BY seq DESC LIMIT $4"""
 # (OWASP's guard against CSV injection); the importer takes it off again, so the round trip
 # holds. E.164 phones start with +: they carry it too, which also keeps Excel from making them
 # numbers.
-EXPORTED = (("name", "Name"), ("first_name", "First Name"), ("last_name", "Last Name"),
-            ("email", "Email"), ("phone", "Phone"), ("company", "Company"), ("type", "Type"),
-            ("array_to_string(tags, ', ')", "Tags"), ("notes", "Notes"))
+ADDRESS_COLUMNS = ("address1", "address2", "city", "state", "pincode", "country")
+# How each import column (schemas.imports.COLUMNS) is exported: `c` the client, `a` its default
+# shipping address.
+EXPRESSIONS = {"tags": "array_to_string(c.tags, ', ')",
+               "external_id": "c.source_external_id",
+               "accepts_marketing": "CASE WHEN c.accepts_marketing THEN 'true' ELSE 'false' END",
+               **{f: f"a.{f}" for f in ADDRESS_COLUMNS},
+               **{f: f"c.{f}::text" for f in ("date_of_birth", "customer_since")}}
+EXPORTED = tuple((EXPRESSIONS.get(field, f"c.{field}"), header) for field, header in IMPORT_COLUMNS)
 
 
 def _guarded(expr: str, header: str) -> str:
@@ -179,13 +187,14 @@ def _guarded(expr: str, header: str) -> str:
 
 
 def export_clients(archived: bool) -> str:
-    """The current filter (the list's $1-$11) as CSV, under headers the importer maps back to
-    the same fields (services/imports/files.py), oldest first."""
+    """The current filter (the list's $1-$14) as CSV, under the import template's headers
+    (schemas.imports.COLUMNS: the importer maps them back to the same fields), oldest first."""
     columns = ",\n       ".join(_guarded(expr, header) for expr, header in EXPORTED)
     return f"""
 SELECT {columns}
-FROM clients WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}
-ORDER BY created_at, id"""
+FROM (SELECT * FROM clients WHERE {ARCHIVED if archived else LIVE} AND {FILTERS}) c
+LEFT JOIN client_addresses a ON a.client_id = c.id AND a.type = 'shipping' AND a.is_default
+ORDER BY c.created_at, c.id"""
 
 # Possible duplicates of a client ($2) in its store ($1): live clients with its name ($3) case
 # and accents aside, or its phone ($4).

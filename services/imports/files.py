@@ -41,9 +41,29 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "pincode": ("zip", "zipcode", "postalcode", "postcode", "pincode", "defaultaddresszip"),
     "country": ("country", "countryregion", "defaultaddresscountrycode",
                 "defaultaddresscountry"),
+    # profile columns (schemas.imports.IMPORTED_PROFILE)
+    "date_of_birth": ("dateofbirth", "dob", "birthday", "birthdate"),
+    "allergies": ("allergies", "allergy"),
+    "customer_since": ("customersince", "clientsince"),
+    "preferred_contact": ("preferredcontactmethod", "preferredcontact", "contactmethod"),
+    "discovery_source": ("discoverysource", "howdidyoufindus", "howdidyouhearaboutus"),
+    "referral_details": ("referraldetails", "referral", "referredby"),
+    "instagram": ("instagram", "instagramhandle", "ig"),
+    "facebook": ("facebook", "facebookurl", "facebookprofile", "fb"),
+    "currency": ("currency",),
+    "qbo_id": ("qboid", "quickbooksid", "qbo"),
 }
 # The fields above that make an address, not a client field.
 ADDRESS_FIELDS = ("address1", "address2", "city", "state", "pincode", "country")
+
+
+class UnknownFieldError(ValueError):
+    """A `--map` that names no importable field, or no column of the file."""
+
+    def __init__(self, name: str, header: bool = False) -> None:
+        super().__init__(f"--map: the file has no column {name!r}" if header else
+                         f"--map: {name!r} is not an importable field (one of "
+                         f"{', '.join(SYNONYMS)})")
 
 
 def normalize_header(header: str) -> str:
@@ -66,12 +86,21 @@ class Mapping:
         return gaps
 
 
-def map_header(header: list[str]) -> Mapping:
+def map_header(header: list[str], explicit: dict[str, str] | None = None) -> Mapping:
+    """Each field to its column: `explicit` first (header -> field, as `--map "Cell=phone"`
+    gives it: it overrides the synonyms), then the best synonym present."""
     normalized = [normalize_header(h) for h in header]
     index: dict[str, int] = {}
+    for given, field in (explicit or {}).items():
+        if field not in SYNONYMS:
+            raise UnknownFieldError(field)
+        if normalize_header(given) not in normalized:
+            raise UnknownFieldError(given, header=True)
+        index[field] = normalized.index(normalize_header(given))
     for field, spellings in SYNONYMS.items():
         for spelling in spellings:  # the best spelling present wins (Phone over Default Phone)
-            if spelling in normalized and normalized.index(spelling) not in index.values():
+            if field not in index and spelling in normalized \
+                    and normalized.index(spelling) not in index.values():
                 index[field] = normalized.index(spelling)
                 break
     used = set(index.values())

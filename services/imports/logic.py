@@ -84,7 +84,7 @@ async def _resolve_rows(pool: Pool, chunk: ImportChunk) -> dict[int, Outcome]:
     now = datetime.now(UTC)
     for r in chunk.rows:
         try:
-            command, address = _command(chunk, r, now)
+            command, address = row_command(chunk, r, now)
             commands.append((r, command))
             if address is not None:
                 found[r.row] = address
@@ -112,7 +112,7 @@ def unguard(cell: str) -> str:
         and len(cell) > 1 else cell
 
 
-def _command(chunk: ImportChunk, r: ImportRow, now: datetime
+def row_command(chunk: ImportChunk, r: ImportRow, now: datetime
              ) -> tuple[UpsertCommand, Address | None]:
     """The row's upsert, and its address when it has one (a ValidationError names the cell)."""
     values: dict[str, Any] = {k: unguard(v) for k, v in r.fields.items() if v.strip()}

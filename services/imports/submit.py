@@ -40,6 +40,7 @@ class ImportRequest:
     store_id: UUID
     mode: ImportMode = "skip"
     source_label: str | None = None
+    explicit: dict[str, str] = field(default_factory=dict)  # --map "Header=field"
 
 
 # Chunks published but not yet acked: the CLI's memory stays flat however large the file.
@@ -91,12 +92,17 @@ class _Chunker:
         self.pending[bucket], self.sizes[bucket] = [], 0
 
 
+def mapped(request: ImportRequest, header: list[str]) -> Mapping:
+    """The file's columns mapped: the request's explicit mapping, then the synonyms."""
+    return map_header(header, request.explicit)
+
+
 async def submit(settings: Settings, pool: Pool, request: ImportRequest,
                  on_progress: Callable[[ImportProgress], None],
                  on_unmapped: Callable[[list[str]], None] = lambda _: None) -> ImportProgress:
     """Validate the header, record the job, publish its chunks, follow it until done."""
     with open_table(request.path) as (header, rows):
-        mapping = map_header(header)
+        mapping = mapped(request, header)
         if missing := mapping.missing():
             raise MissingColumnsError(request.path, missing)
         region = await region_of(pool, request.store_id)

@@ -185,7 +185,13 @@ async def test_export_then_import_into_an_empty_store_recreates_the_same_clients
     people: list[dict[str, Any]] = [
         {"email": "ana@export.example", "name": "Ana Lima", "first_name": "Ana",
          "last_name": "Lima", "company": "Acme, Inc.", "tags": ["vip", "net-30"],
-         "notes": 'said "hi"\non two lines', "type": "wholesale"},
+         "notes": 'said "hi"\non two lines', "type": "wholesale", "accepts_marketing": True,
+         "date_of_birth": "1980-02-29", "allergies": "latex", "instagram": "@ana.lima",
+         "facebook": "facebook.com/ana.lima", "preferred_contact": "text",
+         "discovery_source": "referral", "customer_since": "2020-01-15", "currency": "USD",
+         "qbo_id": "QB-7", "addresses": [{"type": "shipping", "address1": "1 Elm St",
+                                           "city": "Portland", "state": "ME",
+                                           "pincode": "04101", "country": "US"}]},
         {"email": "zoe@export.example", "name": "Zoë Ñúñez", "phone": "(415) 555-2671"},
         {"phone": "+1 415 555 0199", "name": "Phone Only"},
         {"email": "formula@export.example", "name": '=HYPERLINK("http://evil.example")',
@@ -220,8 +226,12 @@ async def test_export_then_import_into_an_empty_store_recreates_the_same_clients
 
 async def clients_of(pool: Pool, store_id: UUID) -> list[tuple[Any, ...]]:
     rows = await pool.fetch(
-        "SELECT name, first_name, last_name, email, phone, company, type, tags, notes "
-        "FROM clients WHERE store_id = $1 AND deleted_at IS NULL ORDER BY name", store_id)
+        "SELECT name, first_name, last_name, email, phone, company, type, tags, notes, "
+        "accepts_marketing, date_of_birth, allergies, instagram, facebook, preferred_contact, "
+        "discovery_source, customer_since, currency, qbo_id, (SELECT array_agg(row("
+        "a.address1, a.city, a.state, a.pincode, a.country)::text) FROM client_addresses a "
+        "WHERE a.client_id = c.id) AS addresses "
+        "FROM clients c WHERE store_id = $1 AND deleted_at IS NULL ORDER BY name", store_id)
     return [tuple(r) for r in rows]
 
 
