@@ -8,12 +8,13 @@ from pydantic import Field
 from schemas.common import Contract
 
 ImportMode = Literal["skip", "update"]
-# The profile fields a file imports (schemas/profiles.py); the wholesale, consignor, hierarchy
-# and master-data ones are set through the API, where their rules are checked against the
-# client as it is.
+# The profile fields a file (or ingest) sets (schemas/profiles.py). The wholesale ones need the
+# row's type wholesale, a consignor code the row's consignor flag; the consigned-items count,
+# the hierarchy and the master data are set through the API.
 IMPORTED_PROFILE = ("date_of_birth", "allergies", "customer_since", "preferred_contact",
                     "discovery_source", "referral_details", "instagram", "facebook",
-                    "currency", "qbo_id")
+                    "currency", "qbo_id", "wholesale_terms", "tax_exempt", "resale_certificate",
+                    "resale_certificate_expires_on", "is_consignor", "consignor_code")
 # Every column an import takes, as `clients import template` writes it and the export writes
 # it: (client field, header). The importer also reads each header's synonyms.
 COLUMNS = (("name", "Name"), ("first_name", "First Name"), ("last_name", "Last Name"),
@@ -26,7 +27,10 @@ COLUMNS = (("name", "Name"), ("first_name", "First Name"), ("last_name", "Last N
            ("preferred_contact", "Preferred Contact Method"),
            ("discovery_source", "Discovery Source"), ("referral_details", "Referral Details"),
            ("instagram", "Instagram"), ("facebook", "Facebook"), ("currency", "Currency"),
-           ("qbo_id", "QBO ID"))
+           ("qbo_id", "QBO ID"), ("wholesale_terms", "Wholesale Terms"),
+           ("tax_exempt", "Tax Exempt"), ("resale_certificate", "Resale Certificate"),
+           ("resale_certificate_expires_on", "Resale Certificate Expires"),
+           ("is_consignor", "Consignor"), ("consignor_code", "Consignor Code"))
 RowStatus = Literal["created", "updated", "skipped", "failed"]
 
 

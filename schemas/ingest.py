@@ -1,5 +1,6 @@
 """`clients.ingest.v1` (and the body of POST /integrations/v1/clients)."""
 
+from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -9,6 +10,7 @@ from schemas.addresses import TypedAddresses
 from schemas.common import Contract, Text, blank_to_none
 from schemas.profiles import (
     Allergies,
+    ConsignorCode,
     Contact,
     Currency,
     Discovery,
@@ -16,6 +18,8 @@ from schemas.profiles import (
     Instagram,
     PastDate,
     QboId,
+    Reference,
+    Terms,
 )
 
 ClientType = Literal["retail", "wholesale"]
@@ -32,7 +36,11 @@ TagText = Annotated[Text, StringConstraints(max_length=255)]
 NEED_CONTACT = "email or phone is required"
 NEED_NAME = "a name is required: name, or first_name/last_name"
 # The field a whole-record rule is reported on.
-RULE_FIELDS = {NEED_CONTACT: "email", NEED_NAME: "name"}
+WHOLESALE_ONLY = ("wholesale terms, tax exemption and a resale certificate are for wholesale "
+                  "clients: give type wholesale with them")
+CODE_NEEDS_CONSIGNOR = "a consignor code needs is_consignor true"
+RULE_FIELDS = {NEED_CONTACT: "email", NEED_NAME: "name", WHOLESALE_ONLY: "wholesale_terms",
+               CODE_NEEDS_CONSIGNOR: "consignor_code"}
 
 
 def normalized_tags(tags: list[str]) -> list[str]:
@@ -69,11 +77,19 @@ class ClientFields(Contract):
     facebook: Facebook | None = None
     currency: Currency | None = None
     qbo_id: QboId | None = None
+    wholesale_terms: Terms | None = None
+    tax_exempt: bool | None = None
+    resale_certificate: Reference | None = None
+    resale_certificate_expires_on: date | None = None
+    is_consignor: bool | None = None
+    consignor_code: ConsignorCode | None = None
 
     @field_validator("external_id", "email", "phone", "name", "first_name", "last_name",
                      "company", "notes", "date_of_birth", "allergies", "customer_since",
                      "preferred_contact", "discovery_source", "referral_details", "instagram",
-                     "facebook", "currency", "qbo_id", mode="before")
+                     "facebook", "currency", "qbo_id", "wholesale_terms", "tax_exempt",
+                     "resale_certificate", "resale_certificate_expires_on", "is_consignor",
+                     "consignor_code", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
         return blank_to_none(value)
@@ -94,6 +110,12 @@ class ClientFields(Contract):
             raise ValueError(NEED_CONTACT)
         if self.name is None and self.first_name is None and self.last_name is None:
             raise ValueError(NEED_NAME)
+        if self.type != "wholesale" and (self.wholesale_terms or self.tax_exempt
+                                         or self.resale_certificate
+                                         or self.resale_certificate_expires_on):
+            raise ValueError(WHOLESALE_ONLY)
+        if self.consignor_code and not self.is_consignor:
+            raise ValueError(CODE_NEEDS_CONSIGNOR)
         return self
 
 

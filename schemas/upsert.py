@@ -49,6 +49,12 @@ class UpsertCommand(Contract):
     facebook: CleanStr | None = None
     currency: CleanStr | None = None
     qbo_id: CleanStr | None = None
+    wholesale_terms: CleanStr | None = None
+    tax_exempt: bool | None = None
+    resale_certificate: CleanStr | None = None
+    resale_certificate_expires_on: date | None = None
+    is_consignor: bool | None = None
+    consignor_code: CleanStr | None = None
     on_match: OnMatch = "fill"
     received_at: datetime
 

@@ -35,6 +35,7 @@ from schemas.common import FieldError
 from schemas.events import ClientEvent
 from schemas.imports import IMPORTED_PROFILE
 from schemas.ingest import MAX_TAGS
+from schemas.profiles import WHOLESALE_FIELDS
 from schemas.upsert import Outcome, UpsertCommand, UpsertResult
 from shared import addresses, audit
 from shared import resolver_sql as sql
@@ -218,10 +219,12 @@ def _new_snapshot(client_id: UUID, c: UpsertCommand, now: datetime) -> dict[str,
         "marketing_consent_at": now if c.accepts_marketing is not None else None,
         "marketing_consent_source": c.source_label if c.accepts_marketing is not None else None,
         **{f: getattr(c, f) for f in IMPORTED_PROFILE},
+        "tax_exempt": bool(c.tax_exempt), "is_consignor": bool(c.is_consignor),
     }
 
 
 def _apply_match(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> None:
+    kept = {k: snapshot[k] for k in WHOLESALE_FIELDS}
     if c.accepts_marketing is not None and c.accepts_marketing != snapshot["accepts_marketing"]:
         # consent is the client's latest choice, whatever on_match says about other fields
         snapshot.update(accepts_marketing=c.accepts_marketing, marketing_consent_at=plan.now,
@@ -233,6 +236,23 @@ def _apply_match(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> Non
             if getattr(c, name) is not None:
                 snapshot[name] = getattr(c, name)
         _fill_blanks(snapshot, c, plan)  # tags, and an email on a client that had none
+    _profile_rules(snapshot, kept)
+
+
+def _profile_rules(snapshot: dict[str, Any], kept: dict[str, Any]) -> None:
+    """The rules the commands service enforces, kept on a match: a client that is not
+    wholesale gains no wholesale terms (and one that has them stays wholesale); a consignor
+    code only on a consignor, and the flag stays while consigned items reference the client."""
+    if snapshot["type"] != "wholesale":
+        if any(kept.values()):
+            snapshot["type"] = "wholesale"
+        else:
+            snapshot.update(kept)
+    if not snapshot["is_consignor"]:
+        if snapshot.get("consigned_items", 0) > 0:
+            snapshot["is_consignor"] = True
+        else:
+            snapshot["consignor_code"] = None
 
 
 def _fill_blanks(snapshot: dict[str, Any], c: UpsertCommand, plan: _Plan) -> None:

@@ -48,25 +48,30 @@ INSERT INTO clients (id, store_id, name, first_name, last_name, email, email_key
        source_integration_key_id, created_at, updated_at, accepts_marketing,
        marketing_consent_at, marketing_consent_source, date_of_birth, allergies,
        customer_since, preferred_contact, discovery_source, referral_details, instagram,
-       facebook, currency, qbo_id)
+       facebook, currency, qbo_id, wholesale_terms, tax_exempt, resale_certificate,
+       resale_certificate_expires_on, is_consignor, consignor_code)
 SELECT u.id, u.store_id, u.name, u.first_name, u.last_name, u.email, u.email_key, u.phone,
        u.company, u.type, ARRAY(SELECT jsonb_array_elements_text(u.tags::jsonb)), u.notes,
        u.external_ids::jsonb, u.source_label, u.source_external_id, u.source_integration_key_id,
        u.created_at, u.updated_at, u.accepts_marketing, u.marketing_consent_at,
        u.marketing_consent_source, u.date_of_birth, u.allergies, u.customer_since,
        u.preferred_contact, u.discovery_source, u.referral_details, u.instagram, u.facebook,
-       u.currency, u.qbo_id
+       u.currency, u.qbo_id, u.wholesale_terms, u.tax_exempt, u.resale_certificate,
+       u.resale_certificate_expires_on, u.is_consignor, u.consignor_code
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
             $14::text[], $15::text[], $16::uuid[], $17::timestamptz[], $18::timestamptz[],
             $19::bool[], $20::timestamptz[], $21::text[], $22::date[], $23::text[],
             $24::date[], $25::text[], $26::text[], $27::text[], $28::text[], $29::text[],
-            $30::text[], $31::text[])
+            $30::text[], $31::text[], $32::text[], $33::bool[], $34::text[], $35::date[],
+            $36::bool[], $37::text[])
   AS u(id, store_id, name, first_name, last_name, email, email_key, phone, company, type, tags,
        notes, external_ids, source_label, source_external_id, source_integration_key_id,
        created_at, updated_at, accepts_marketing, marketing_consent_at,
        marketing_consent_source, date_of_birth, allergies, customer_since, preferred_contact,
-       discovery_source, referral_details, instagram, facebook, currency, qbo_id)
+       discovery_source, referral_details, instagram, facebook, currency, qbo_id,
+       wholesale_terms, tax_exempt, resale_certificate, resale_certificate_expires_on,
+       is_consignor, consignor_code)
 ON CONFLICT (store_id, email_key) WHERE deleted_at IS NULL AND email_key IS NOT NULL DO NOTHING
 RETURNING id"""
 
@@ -81,16 +86,22 @@ SET name = u.name, first_name = u.first_name, last_name = u.last_name, email = u
     allergies = u.allergies, customer_since = u.customer_since,
     preferred_contact = u.preferred_contact, discovery_source = u.discovery_source,
     referral_details = u.referral_details, instagram = u.instagram, facebook = u.facebook,
-    currency = u.currency, qbo_id = u.qbo_id
+    currency = u.currency, qbo_id = u.qbo_id, wholesale_terms = u.wholesale_terms,
+    tax_exempt = u.tax_exempt, resale_certificate = u.resale_certificate,
+    resale_certificate_expires_on = u.resale_certificate_expires_on,
+    is_consignor = u.is_consignor, consignor_code = u.consignor_code
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
             $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::timestamptz[],
             $14::int[], $15::bool[], $16::timestamptz[], $17::text[], $18::date[], $19::text[],
             $20::date[], $21::text[], $22::text[], $23::text[], $24::text[], $25::text[],
-            $26::text[], $27::text[])
+            $26::text[], $27::text[], $28::text[], $29::bool[], $30::text[], $31::date[],
+            $32::bool[], $33::text[])
   AS u(id, name, first_name, last_name, email, email_key, phone, company, type, tags, notes,
        external_ids, updated_at, version, accepts_marketing, marketing_consent_at,
        marketing_consent_source, date_of_birth, allergies, customer_since, preferred_contact,
-       discovery_source, referral_details, instagram, facebook, currency, qbo_id)
+       discovery_source, referral_details, instagram, facebook, currency, qbo_id,
+       wholesale_terms, tax_exempt, resale_certificate, resale_certificate_expires_on,
+       is_consignor, consignor_code)
 WHERE c.id = u.id"""
 
 # Invariant 9, one live client per (integration key, external id): a mapping is never taken from

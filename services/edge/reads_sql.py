@@ -177,7 +177,10 @@ EXPRESSIONS = {"tags": "array_to_string(c.tags, ', ')",
                "external_id": "c.source_external_id",
                "accepts_marketing": "CASE WHEN c.accepts_marketing THEN 'true' ELSE 'false' END",
                **{f: f"a.{f}" for f in ADDRESS_COLUMNS},
-               **{f: f"c.{f}::text" for f in ("date_of_birth", "customer_since")}}
+               **{f: f"c.{f}::text" for f in ("date_of_birth", "customer_since",
+                                               "resale_certificate_expires_on")},
+               **{f: f"CASE WHEN c.{f} THEN 'true' ELSE 'false' END"
+                  for f in ("tax_exempt", "is_consignor")}}
 EXPORTED = tuple((EXPRESSIONS.get(field, f"c.{field}"), header) for field, header in IMPORT_COLUMNS)
 
 

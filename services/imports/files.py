@@ -52,6 +52,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "facebook": ("facebook", "facebookurl", "facebookprofile", "fb"),
     "currency": ("currency",),
     "qbo_id": ("qboid", "quickbooksid", "qbo"),
+    "wholesale_terms": ("wholesaleterms", "paymentterms", "terms"),
+    "tax_exempt": ("taxexempt", "taxexemption"),
+    "resale_certificate": ("resalecertificate", "resalecert"),
+    "resale_certificate_expires_on": ("resalecertificateexpires", "resalecertificateexpiry",
+                                      "resalecertificateexpireson"),
+    "is_consignor": ("consignor", "isconsignor"),
+    "consignor_code": ("consignorcode",),
 }
 # The fields above that make an address, not a client field.
 ADDRESS_FIELDS = ("address1", "address2", "city", "state", "pincode", "country")

@@ -189,7 +189,10 @@ async def test_export_then_import_into_an_empty_store_recreates_the_same_clients
          "date_of_birth": "1980-02-29", "allergies": "latex", "instagram": "@ana.lima",
          "facebook": "facebook.com/ana.lima", "preferred_contact": "text",
          "discovery_source": "referral", "customer_since": "2020-01-15", "currency": "USD",
-         "qbo_id": "QB-7", "addresses": [{"type": "shipping", "address1": "1 Elm St",
+         "qbo_id": "QB-7", "wholesale_terms": "Net 30", "tax_exempt": True,
+         "resale_certificate": "cert.pdf", "resale_certificate_expires_on": "2027-06-30",
+         "is_consignor": True, "consignor_code": "ana1",
+         "addresses": [{"type": "shipping", "address1": "1 Elm St",
                                            "city": "Portland", "state": "ME",
                                            "pincode": "04101", "country": "US"}]},
         {"email": "zoe@export.example", "name": "Zoë Ñúñez", "phone": "(415) 555-2671"},
@@ -228,7 +231,9 @@ async def clients_of(pool: Pool, store_id: UUID) -> list[tuple[Any, ...]]:
     rows = await pool.fetch(
         "SELECT name, first_name, last_name, email, phone, company, type, tags, notes, "
         "accepts_marketing, date_of_birth, allergies, instagram, facebook, preferred_contact, "
-        "discovery_source, customer_since, currency, qbo_id, (SELECT array_agg(row("
+        "discovery_source, customer_since, currency, qbo_id, wholesale_terms, tax_exempt, "
+        "resale_certificate, resale_certificate_expires_on, is_consignor, consignor_code, "
+        "(SELECT array_agg(row("
         "a.address1, a.city, a.state, a.pincode, a.country)::text) FROM client_addresses a "
         "WHERE a.client_id = c.id) AS addresses "
         "FROM clients c WHERE store_id = $1 AND deleted_at IS NULL ORDER BY name", store_id)

@@ -24,7 +24,9 @@ GOOD = {"Name": "Ada Lovelace", "Email": "ada@wizard.example", "Phone": "(207) 5
         "Date of Birth": "1815-12-10", "Allergies": "none known",
         "Preferred Contact Method": "Email", "Discovery Source": "Show/Fair", "QBO ID": "77"}
 BAD = {"Name": "Bad Row", "Email": "not-an-email", "Instagram": "no spaces allowed!",
-       "Date of Birth": "3000-01-01"}
+       "Date of Birth": "3000-01-01", "Consignor Code": "TOOLONG7"}
+RETAIL_TERMS = {"Name": "Retail Terms", "Email": "rt@wizard.example", "Type": "retail",
+                "Wholesale Terms": "Net 30"}
 
 
 def filled(path: Path, rows: list[dict[str, str]], header: list[str]) -> Path:
@@ -47,15 +49,16 @@ async def test_template_dry_run_and_import_with_profile_columns(
 
     # Date of Birth 1815 is before 1900: refused like the API refuses it; fix it for the import
     rows = [GOOD, BAD, {**GOOD, "Name": "Ada Again", "Email": "ada2@wizard.example",
-                        "Date of Birth": ""}]
+                        "Date of Birth": ""}, RETAIL_TERMS]
     path = filled(tmp_path / "people.csv", rows, header)
     store = str(shop.store.id)
     code, report, err = await cli("import", str(path), "--store", store, "--dry-run", "--json")
     assert code == 0, err
-    assert (report["rows"], report["valid"], report["invalid"]) == (3, 1, 2)
-    first, bad, _ = report["first_rows"]
+    assert (report["rows"], report["valid"], report["invalid"]) == (4, 1, 3)
+    first, bad, _, retail = report["first_rows"]
     assert "Date of Birth" in first["warnings"]
-    assert set(bad["warnings"]) == {"Email", "Instagram", "Date of Birth"}
+    assert set(bad["warnings"]) == {"Email", "Instagram", "Date of Birth", "Consignor Code"}
+    assert set(retail["warnings"]) == {"Wholesale Terms"}
     assert report["mapping"]["Instagram"] == "instagram"
     assert await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1",
                                shop.store.id) == 0
@@ -81,7 +84,10 @@ async def test_template_dry_run_and_import_with_profile_columns(
     assert code != 0
     assert "shoe_size" in err
 
-    fixed = filled(tmp_path / "fixed.csv", [{**GOOD, "Date of Birth": "1915-12-10"}], header)
+    fixed = filled(tmp_path / "fixed.csv", [{**GOOD, "Date of Birth": "1915-12-10",
+                                              "Type": "wholesale", "Wholesale Terms": "Net 15",
+                                              "Consignor": "yes", "Consignor Code": "ada"}],
+                   header)
     code, summary, err = await cli("import", str(fixed), "--store", store, "--json")
     assert code == 0, err
     assert summary["created"] == 1
@@ -92,13 +98,14 @@ async def test_template_dry_run_and_import_with_profile_columns(
     assert summary["created"] == 1
     rows_ = await pool.fetch("SELECT c.name, c.instagram, c.facebook, c.date_of_birth::text, "
                              "c.preferred_contact, c.discovery_source, c.qbo_id, c.phone, "
-                             "a.address1 FROM clients c LEFT JOIN client_addresses a ON "
+                             "a.address1, c.wholesale_terms, c.consignor_code "
+                             "FROM clients c LEFT JOIN client_addresses a ON "
                              "a.client_id = c.id WHERE c.store_id = $1 ORDER BY c.name",
                              shop.store.id)
     found: list[tuple[Any, ...]] = [tuple(r) for r in rows_]
     assert found == [
         ("Ada Lovelace", "ada.l", "https://facebook.com/ada", "1915-12-10", "email",
-         "show_fair", "77", "+12075550142", "12 Main St"),
+         "show_fair", "77", "+12075550142", "12 Main St", "net_15", "ADA"),
         ("Grace Hopper", "grace.h", None, "1906-12-09", None, None, None, "+12075550177",
-         None)]
+         None, None, None)]
 

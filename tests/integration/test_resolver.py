@@ -272,3 +272,28 @@ async def test_a_request_id_is_scoped_to_its_integration_key(
     assert a.client_id != b.client_id
     assert [r.client_id for r in both] == [a.client_id, b.client_id]
     assert await live_clients(pool, key.store_id) == 2
+
+
+async def test_a_match_keeps_the_wholesale_and_consignor_rules(pool: Pool,
+                                                                 store: stores.Store) -> None:
+    """Fill never gives a retail client wholesale terms; an update that would make a client
+    with terms retail leaves it wholesale; a consignor code needs the flag."""
+    key = await stores.create_key(pool, store.id, "Importer")
+    (retail,) = await resolve_batch(pool, [command(key, email="retail@rules.example")])
+    (again,) = await resolve_batch(pool, [command(
+        key, email="retail@rules.example", type="wholesale", wholesale_terms="Net 30",
+        tax_exempt=True, is_consignor=True, consignor_code="R1")])
+    row = await pool.fetchrow("SELECT type, wholesale_terms, tax_exempt, is_consignor, "
+                              "consignor_code FROM clients WHERE id = $1", retail.client_id)
+    assert again.client_id == retail.client_id
+    assert row is not None
+    assert tuple(row) == ("retail", None, False, False, None)
+
+    (wholesale,) = await resolve_batch(pool, [command(
+        key, email="trade@rules.example", type="wholesale", wholesale_terms="net 60")])
+    update = command(key, email="trade@rules.example", type="retail", company="Trade Co")
+    await resolve_batch(pool, [update.model_copy(update={"on_match": "update"})])
+    row = await pool.fetchrow("SELECT type, wholesale_terms, company FROM clients "
+                              "WHERE id = $1", wholesale.client_id)
+    assert row is not None
+    assert tuple(row) == ("wholesale", "net_60", "Trade Co")
