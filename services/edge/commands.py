@@ -26,7 +26,8 @@ from shared.settings import Settings
 
 SCOPE_OF = {"get": READ, "list": READ, "timeline": READ, "audit": READ, "export": EXPORT,
             "update": WRITE, "tag": WRITE, "archive": DELETE, "restore": DELETE,
-            "merge": WRITE, "notes": READ, "note": WRITE}
+            "merge": WRITE, "notes": READ, "note": WRITE, "contacts": READ, "prices": READ,
+            "master-data": READ}
 UPDATABLE = ("name", "first_name", "last_name", "email", "phone", "company", "notes", "type",
              "status", "credit_limit", "accepts_marketing", *PROFILE_FIELDS)
 
@@ -48,6 +49,11 @@ def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
         "restore": client.add_parser("restore", help="restore an archived client"),
         "notes": client.add_parser("notes", help="the notes log, newest first"),
         "note": client.add_parser("note", help="add a note to the notes log"),
+        "contacts": client.add_parser("contacts", help="the account's contacts (B2B)"),
+        "prices": client.add_parser("prices", help="the client's price overrides"),
+        "master-data": client.add_parser("master-data", help="the store's customer types, "
+                                         "customer segments or brokers; --in-use ID: how many "
+                                         "clients use one"),
         "merge": client.add_parser("merge", help="merge SECONDARY into PRIMARY (the secondary "
                                    "is archived; its rows move to the primary)"),
     }
@@ -55,10 +61,13 @@ def commands(sub: SubParsers, groups: dict[str, SubParsers]) -> None:
         p.add_argument("--token", default=os.environ.get("CLIENTS_TOKEN"),
                        help="a member's pck_usr_ token (default: $CLIENTS_TOKEN)")
         if action in ("get", "timeline", "audit", "update", "archive", "restore", "notes",
-                      "note"):
+                      "note", "contacts", "prices"):
             p.add_argument("client", type=UUID)
         if action == "note":
             p.add_argument("text")
+        if action == "master-data":
+            p.add_argument("kind", choices=["customer_type", "customer_segment", "broker"])
+            p.add_argument("--in-use", type=UUID, metavar="ID")
         if action == "merge":
             p.add_argument("client", type=UUID, metavar="PRIMARY")
             p.add_argument("secondary", type=UUID, metavar="SECONDARY")
@@ -156,6 +165,20 @@ async def _notes(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
     return _dump(await reads.notes(deps.read_pool, who.store_id, args.client, 500))
 
 
+async def _contacts(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
+    return _dump(await reads.contacts(deps.read_pool, who.store_id, args.client))
+
+
+async def _prices(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
+    return _dump(await reads.price_overrides(deps.read_pool, who.store_id, args.client))
+
+
+async def _master_data(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
+    if args.in_use is not None:
+        return _dump(await reads.in_use(deps.read_pool, who.store_id, args.kind, args.in_use))
+    return _dump(await reads.master_data(deps.read_pool, who.store_id, args.kind))
+
+
 async def _note(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
     return await _send(deps, who, args, "add_note", client_id=args.client,
                        note_text=args.text)
@@ -240,4 +263,5 @@ async def _merge(deps: Deps, who: Principal, args: argparse.Namespace) -> Any:
 _ACTIONS: dict[str, Callable[[Deps, Principal, argparse.Namespace], Awaitable[Any]]] = {
     "get": _get, "list": _list, "timeline": _timeline, "audit": _audit, "export": _export,
     "update": _update, "tag": _tag, "archive": _archive, "restore": _restore,
-    "merge": _merge, "notes": _notes, "note": _note}
+    "merge": _merge, "notes": _notes, "note": _note, "contacts": _contacts, "prices": _prices,
+    "master-data": _master_data}

@@ -5,6 +5,7 @@ import csv
 import io
 from typing import Any
 
+import httpx
 import pytest
 
 from shared.db import Pool
@@ -65,7 +66,7 @@ async def test_without_a_token_or_with_a_bad_one_nothing_runs(shop: Shop) -> Non
 
 
 async def test_a_member_keeps_notes_sets_profile_fields_and_merges(
-        pool: Pool, shop: Shop) -> None:
+        pool: Pool, shop: Shop, http: httpx.AsyncClient) -> None:
     primary = str(await a_client(pool, shop, "keep@client.example", name="Kept Person"))
     secondary = str(await a_client(pool, shop, "dupe@client.example", name="Kept Person",
                                    phone="+12075550144"))
@@ -81,6 +82,19 @@ async def test_a_member_keeps_notes_sets_profile_fields_and_merges(
     assert code == 0, err
     assert (answer["client"]["instagram"], answer["client"]["preferred_contact"]) == (
         "kept.person", "text")
+    for path, verb, body in (("contacts", "POST", {"email": "ops@kept.example",
+                                                    "role": "VIEWER"}),
+                             ("price-overrides/SKU-1", "PUT",
+                              {"price_minor": 500, "currency": "EUR"})):
+        made = await http.request(verb, f"/v1/clients/{primary}/{path}",
+                                  headers=shop.auth("member"), json=body)
+        assert made.status_code == 200, made.text
+    _, contacts, _ = await clients("contacts", primary, token=shop.tokens["viewer"])
+    assert [(c["email"], c["role"], c["account_status"]) for c in contacts["contacts"]] == [
+        ("ops@kept.example", "VIEWER", "ACTIVE")]
+    _, prices, _ = await clients("prices", primary, token=shop.tokens["viewer"])
+    assert [(p["product_id"], p["price_minor"]) for p in prices["price_overrides"]] == [
+        ("SKU-1", 500)]
     code, answer, err = await clients("merge", primary, secondary, token=member)
     assert code == 0, err
     assert answer["client"]["phone"] == "+12075550144"

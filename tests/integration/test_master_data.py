@@ -13,6 +13,7 @@ from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import EVENTS
 from tests.support.api_helpers import Shop, a_client, a_shop
+from tests.support.cli_helpers import cli
 from tests.support.kafka_helpers import Watcher
 
 pytestmark = pytest.mark.usefixtures("pipeline")  # its commands service and relay
@@ -75,11 +76,20 @@ async def test_master_data_classifies_clients_and_cannot_go_while_in_use(
     assert await ids(customer_type=location) == [str(b)]
     assert await ids(customer_type=purchaser, customer_segment=club, broker=broker) == [str(a)]
 
-    used = await http.get(f"/v1/customer-types/{purchaser}/in-use", headers=shop.auth("viewer"))
-    assert used.json() == {"count": 1}
-    refused = await http.delete(f"/v1/customer-types/{purchaser}", headers=shop.auth("admin"))
-    assert refused.status_code == 409
-    assert refused.json()["result"]["in_use"] == 1
+    for path, entry in (("customer-types", purchaser), ("customer-segments", club),
+                        ("brokers", broker)):  # every kind: refused while in use
+        used = await http.get(f"/v1/{path}/{entry}/in-use", headers=shop.auth("viewer"))
+        assert used.json() == {"count": 1}
+        refused = await http.delete(f"/v1/{path}/{entry}", headers=shop.auth("admin"))
+        assert refused.status_code == 409, path
+        assert refused.json()["result"]["in_use"] == 1
+    code, listed_cli, err = await cli("client", "master-data", "broker",
+                                      token=shop.tokens["viewer"])
+    assert code == 0, err
+    assert [i["name"] for i in listed_cli["items"]] == ["Bo Broker"]
+    code, count, _ = await cli("client", "master-data", "customer_segment", "--in-use", club,
+                               token=shop.tokens["viewer"])
+    assert count == {"count": 1}
     cleared = await http.patch(f"/v1/clients/{a}", headers=shop.auth("member"),
                                json={"customer_type_id": None})
     assert cleared.status_code == 200

@@ -132,6 +132,11 @@ async def test_personal_profile_fields_are_exported_and_erased(
     noted = await http.post(f"/v1/clients/{person.client_id}/notes", headers=shop.auth("member"),
                             json={"text": f"{person.name} asked about the recall"})
     assert noted.status_code == 200, noted.text
+    contact = await http.post(f"/v1/clients/{person.client_id}/contacts",
+                              headers=shop.auth("member"),
+                              json={"email": f"assistant.of.{person.email}",
+                                    "name": person.name})
+    assert contact.status_code == 200, contact.text
     bundle = await http.get(f"/v1/clients/{person.client_id}/export",
                             headers=shop.auth("admin"))
     assert bundle.status_code == 200
@@ -140,6 +145,7 @@ async def test_personal_profile_fields_are_exported_and_erased(
         "1985-07-04", "shellfish", "profiled.person")
     assert [n["text"] for n in bundle.json()["notes"]] == [
         f"{person.name} asked about the recall"]
+    assert [c["name"] for c in bundle.json()["contacts"]] == [person.name]
 
     made = await http.post("/v1/erasure-requests", headers=shop.auth("owner"),
                            json={"client_id": str(person.client_id), "reason": "asked"})
@@ -156,7 +162,7 @@ async def test_personal_profile_fields_are_exported_and_erased(
     assert entries
     assert all(e["changes"]["allergies"][1] == "[erased]" for e in entries)
     assert date(1985, 7, 4).isoformat() not in str([dict(e) for e in entries])
-    assert await where_found(pool, person.needles()) == []  # the note named the person
+    assert await where_found(pool, person.needles()) == []  # the note, the contact: gone
 
 
 async def test_the_notes_log_is_newest_first_with_authors_and_every_change_audited(
