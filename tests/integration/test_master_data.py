@@ -104,3 +104,33 @@ async def test_master_data_classifies_clients_and_cannot_go_while_in_use(
     audit = await pool.fetchval("SELECT changes FROM audit_log WHERE client_id = $1 AND "
                                 "changes ? 'broker_id'", a)
     assert audit["broker_id"] == [None, broker]
+
+
+async def test_a_delete_waits_for_an_assignment_in_flight_and_is_refused(
+        http: httpx.AsyncClient, shop: Shop, pool: Pool) -> None:
+    """The interleaving forced: an assignment holds the entry (as its foreign key does) and has
+    not committed when the delete comes; the delete waits for it, then counts it and refuses."""
+    import asyncio
+
+    from tests.conftest import eventually
+    entry = await create(http, shop, "brokers", "In Flight")
+    client = await a_client(pool, shop, f"flight.{uuid.uuid4().hex[:6]}@example.com")
+    async with pool.acquire() as conn:
+        assign = conn.transaction()
+        await assign.start()
+        await conn.execute("UPDATE clients SET broker_id = $1 WHERE id = $2",
+                           uuid.UUID(entry), client)
+        delete = asyncio.create_task(http.delete(f"/v1/brokers/{entry}",
+                                                 headers=shop.auth("admin")))
+
+        async def waiting() -> bool:
+            return bool(await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%FROM master_data WHERE id = $1%FOR UPDATE%'"))
+        await eventually(waiting, within=30)
+        await assign.commit()
+    answer = await delete
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["result"]["in_use"] == 1
+    assert await pool.fetchval("SELECT count(*) FROM master_data WHERE id = $1",
+                               uuid.UUID(entry)) == 1
