@@ -1,7 +1,6 @@
 """`clients.commands.v1` (key = client id) and `clients.commands.results.v1` (key = command id):
 changes to one client, or tags on many, by a member, a key or the system."""
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
@@ -29,20 +28,7 @@ from schemas.ingest import (
 )
 from schemas.master_data import MasterKind, MasterName
 from schemas.notes import NoteText
-from schemas.profiles import (
-    Allergies,
-    ConsignorCode,
-    Contact,
-    Country,
-    Currency,
-    Discovery,
-    Facebook,
-    Instagram,
-    PastDate,
-    QboId,
-    Reference,
-    Terms,
-)
+from schemas.profiles import Country, Currency, ProfileFields
 
 Action = Literal["update", "set_status", "set_credit_limit", "tag", "bulk_tag", "archive",
                  "restore", "request_erasure", "cancel_erasure", "add_address",
@@ -63,7 +49,7 @@ class Actor(Contract):
     name: str | None = Field(default=None, max_length=200)
 
 
-class ClientChanges(Changes):
+class ClientChanges(Changes, ProfileFields):
     """`update`: the fields to set; a field given as null (or blank) is cleared, one left out
     is kept. Same limits and checks as ingest; name, email and phone cannot all go; name, type
     and status cannot be cleared."""
@@ -84,34 +70,12 @@ class ClientChanges(Changes):
     addresses: TypedAddresses | None = Field(default=None, description="addresses to add (an "
                                              "equal one is not added again; the first of a "
                                              "type is its default)")
-    # Profile fields (schemas/profiles.py); the wholesale ones for wholesale clients only.
-    date_of_birth: PastDate | None = None
-    allergies: Allergies | None = None
-    wholesale_terms: Terms | None = Field(default=None, description="net_15, net_30, net_60 "
-                                          "(\"Net 30\" is read as net_30)")
-    tax_exempt: bool | None = None
-    resale_certificate: Reference | None = Field(default=None, description="its file name "
-                                                 "or URL")
-    resale_certificate_expires_on: date | None = None
-    customer_since: PastDate | None = None
-    preferred_contact: Contact | None = None
-    discovery_source: Discovery | None = None
-    referral_details: Notes | None = None
-    is_consignor: bool | None = Field(default=None, description="cannot be turned off while "
-                                      "consigned items reference the client")
-    consignor_code: ConsignorCode | None = Field(default=None, description="1-6 letters or "
-                                                 "digits, upper-cased; consignors only")
+    # and the profile fields (schemas/profiles.py), plus these:
     consigned_items: int | None = Field(default=None, ge=0, le=10_000_000, description="kept "
                                         "by the system that owns consignments")
-    instagram: Instagram | None = Field(default=None, description="a handle, @handle or "
-                                        "profile URL: the handle is kept")
-    facebook: Facebook | None = Field(default=None, description="a URL (https:// prepended "
-                                      "when missing)")
     parent_id: UUID | None = Field(default=None, description="the parent client (same store; "
                                    "a cycle is refused)")
     country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2")
-    currency: Currency | None = Field(default=None, description="ISO 4217")
-    qbo_id: QboId | None = Field(default=None, description="the QuickBooks Online id")
     customer_type_id: UUID | None = Field(default=None, description="a customer type of the "
                                           "store (master data)")
     customer_segment_id: UUID | None = Field(default=None, description="a customer segment of "
@@ -119,9 +83,7 @@ class ClientChanges(Changes):
     broker_id: UUID | None = Field(default=None, description="a broker of the store")
 
     @field_validator("first_name", "last_name", "email", "phone", "company", "notes",
-                     "allergies", "resale_certificate", "referral_details", "consignor_code",
-                     "instagram", "facebook", "wholesale_terms", "preferred_contact",
-                     "discovery_source", "country", "currency", "qbo_id", mode="before")
+                     "country", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
         return blank_to_none(value)

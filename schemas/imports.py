@@ -6,15 +6,13 @@ from uuid import UUID
 from pydantic import Field
 
 from schemas.common import Contract
+from schemas.profiles import ProfileFields
 
 ImportMode = Literal["skip", "update"]
 # The profile fields a file (or ingest) sets (schemas/profiles.py). The wholesale ones need the
 # row's type wholesale, a consignor code the row's consignor flag; the consigned-items count,
 # the hierarchy and the master data are set through the API.
-IMPORTED_PROFILE = ("date_of_birth", "allergies", "customer_since", "preferred_contact",
-                    "discovery_source", "referral_details", "instagram", "facebook",
-                    "currency", "qbo_id", "wholesale_terms", "tax_exempt", "resale_certificate",
-                    "resale_certificate_expires_on", "is_consignor", "consignor_code")
+IMPORTED_PROFILE = tuple(ProfileFields.model_fields)
 # Every column an import takes, as `clients import template` writes it and the export writes
 # it: (client field, header). The importer also reads each header's synonyms.
 COLUMNS = (("name", "Name"), ("first_name", "First Name"), ("last_name", "Last Name"),

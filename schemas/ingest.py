@@ -1,26 +1,13 @@
 """`clients.ingest.v1` (and the body of POST /integrations/v1/clients)."""
 
-from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from schemas.addresses import TypedAddresses
-from schemas.common import Contract, Text, blank_to_none
-from schemas.profiles import (
-    Allergies,
-    ConsignorCode,
-    Contact,
-    Currency,
-    Discovery,
-    Facebook,
-    Instagram,
-    PastDate,
-    QboId,
-    Reference,
-    Terms,
-)
+from schemas.common import Text, blank_to_none
+from schemas.profiles import ProfileFields
 
 ClientType = Literal["retail", "wholesale"]
 
@@ -48,7 +35,7 @@ def normalized_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(t.lower() for t in tags if t))
 
 
-class ClientFields(Contract):
+class ClientFields(ProfileFields):
     """What an upstream system says about a client. Blank strings count as absent."""
 
     store_id: UUID | None = Field(default=None, description="must be the key's store if given")
@@ -66,30 +53,9 @@ class ClientFields(Contract):
                                            "consent, when the source knows it (absent: kept)")
     addresses: TypedAddresses = Field(default_factory=list, description="billing and shipping "
                                       "addresses, each saved unless an equal one is there")
-    # profile fields an upstream system or a file may give (schemas/profiles.py)
-    date_of_birth: PastDate | None = None
-    allergies: Allergies | None = None
-    customer_since: PastDate | None = None
-    preferred_contact: Contact | None = None
-    discovery_source: Discovery | None = None
-    referral_details: Notes | None = None
-    instagram: Instagram | None = None
-    facebook: Facebook | None = None
-    currency: Currency | None = None
-    qbo_id: QboId | None = None
-    wholesale_terms: Terms | None = None
-    tax_exempt: bool | None = None
-    resale_certificate: Reference | None = None
-    resale_certificate_expires_on: date | None = None
-    is_consignor: bool | None = None
-    consignor_code: ConsignorCode | None = None
 
     @field_validator("external_id", "email", "phone", "name", "first_name", "last_name",
-                     "company", "notes", "date_of_birth", "allergies", "customer_since",
-                     "preferred_contact", "discovery_source", "referral_details", "instagram",
-                     "facebook", "currency", "qbo_id", "wholesale_terms", "tax_exempt",
-                     "resale_certificate", "resale_certificate_expires_on", "is_consignor",
-                     "consignor_code", mode="before")
+                     "company", "notes", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
         return blank_to_none(value)

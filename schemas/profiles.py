@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import phonenumbers
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, field_validator
 
-from schemas.common import Text
+from schemas.common import Contract, Text, blank_to_none
 
 WholesaleTerms = Literal["net_15", "net_30", "net_60"]
 ContactMethod = Literal["email", "phone", "text", "no_preference"]
@@ -99,3 +99,43 @@ Discovery = Annotated[DiscoverySource, BeforeValidator(choice)]
 Country = Annotated[Text, StringConstraints(max_length=2), AfterValidator(country_code)]
 Currency = Annotated[Text, StringConstraints(max_length=3), AfterValidator(currency_code)]
 QboId = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+Referral = Annotated[Text, StringConstraints(max_length=2000)]
+
+
+class ProfileFields(Contract):
+    """The profile fields ingest, imports and updates all take (left out or null: none given;
+    a blank string counts as null). Updates take a few more (schemas/commands.py)."""
+
+    date_of_birth: PastDate | None = None
+    allergies: Allergies | None = None
+    customer_since: PastDate | None = None
+    preferred_contact: Contact | None = None
+    discovery_source: Discovery | None = Field(default=None, description="\"Walk-in\" is read "
+                                               "as walk_in")
+    referral_details: Referral | None = None
+    instagram: Instagram | None = Field(default=None, description="a handle, @handle or "
+                                        "profile URL: the handle is kept")
+    facebook: Facebook | None = Field(default=None, description="a URL (https:// prepended "
+                                      "when missing)")
+    currency: Currency | None = Field(default=None, description="ISO 4217")
+    qbo_id: QboId | None = Field(default=None, description="the QuickBooks Online id")
+    wholesale_terms: Terms | None = Field(default=None, description="net_15, net_30, net_60 "
+                                          "(\"Net 30\" is read as net_30); wholesale clients "
+                                          "only")
+    tax_exempt: bool | None = Field(default=None, description="wholesale clients only")
+    resale_certificate: Reference | None = Field(default=None, description="its file name or "
+                                                 "URL; wholesale clients only")
+    resale_certificate_expires_on: date | None = None
+    is_consignor: bool | None = Field(default=None, description="cannot be turned off while "
+                                      "consigned items reference the client")
+    consignor_code: ConsignorCode | None = Field(default=None, description="1-6 letters or "
+                                                 "digits, upper-cased; consignors only")
+
+    @field_validator("date_of_birth", "allergies", "customer_since", "preferred_contact",
+                     "discovery_source", "referral_details", "instagram", "facebook",
+                     "currency", "qbo_id", "wholesale_terms", "tax_exempt", "resale_certificate",
+                     "resale_certificate_expires_on", "is_consignor", "consignor_code",
+                     mode="before")
+    @classmethod
+    def _blank_profile(cls, value: object) -> object:  # not _blank: subclasses have their own
+        return blank_to_none(value)
