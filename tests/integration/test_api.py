@@ -246,3 +246,39 @@ async def test_hostile_input_is_a_clear_4xx_and_writes_nothing(
     not_a_uuid = await http.get("/v1/clients/not-a-uuid", headers=shop.auth("viewer"))
     assert not_a_uuid.status_code == 422
     assert await pool.fetchval("SELECT version FROM clients WHERE id = $1", client_id) == 1
+
+
+async def test_hostile_input_to_the_profile_routes_is_a_clear_4xx_and_writes_nothing(
+        pool: Pool, http: httpx.AsyncClient, shop: Shop) -> None:
+    client_id = await a_client(pool, shop, "hostile.profile@api.example")
+    member = {**shop.auth("member"), "content-type": "application/json"}
+    admin = {**shop.auth("admin"), "content-type": "application/json"}
+    calls: list[tuple[str, str, dict[str, str], bytes]] = [
+        ("POST", f"/v1/clients/{client_id}/notes", member, b'{"text": "a\\u0000b"}'),
+        ("POST", f"/v1/clients/{client_id}/notes", member, b'{"text": "\\ud800"}'),
+        ("POST", f"/v1/clients/{client_id}/notes", member, b'{"text": ["x"]}'),
+        ("POST", f"/v1/clients/{client_id}/contacts", member, b'{"email": "a\\u0000@b.co"}'),
+        ("POST", f"/v1/clients/{client_id}/contacts", member,
+         b'{"email": "' + b"x" * 300 + b'@b.co"}'),
+        ("PUT", f"/v1/clients/{client_id}/price-overrides/a%00b", member,
+         b'{"price_minor": 1, "currency": "USD"}'),
+        ("PUT", f"/v1/clients/{client_id}/price-overrides/p", member,
+         b'{"price_minor": 1e400, "currency": "USD"}'),
+        ("POST", "/v1/customer-types", admin, b'{"name": "\\u0000"}'),
+        ("POST", "/v1/customer-types", admin, b'{"name": "' + b"n" * 101 + b'"}'),
+        ("POST", "/v1/clients/merge", member, b'{"primary_id": "x", "secondary_id": 5}'),
+        ("PATCH", f"/v1/clients/{client_id}", member, b'{"date_of_birth": "0000-00-00"}'),
+        ("PATCH", f"/v1/clients/{client_id}", member, b'{"instagram": "' + b"a" * 5000 + b'"}'),
+        ("PATCH", f"/v1/clients/{client_id}", member, b'{"parent_id": "not-a-uuid"}'),
+        ("PATCH", f"/v1/clients/{client_id}", member,
+         b'{"addresses": [{"type": "moon", "address1": "x", "city": "y"}]}'),
+    ]
+    for method, url, headers, body in calls:
+        answer = await http.request(method, url, content=body, headers=headers)
+        assert answer.status_code in (400, 422), (method, url, body[:50], answer.text)
+    assert await pool.fetchval("SELECT version FROM clients WHERE id = $1", client_id) == 1
+    for table in ("client_notes", "client_contacts", "price_overrides"):
+        assert await pool.fetchval(f"SELECT count(*) FROM {table} WHERE client_id = $1",  # noqa: S608
+                                   client_id) == 0
+    assert await pool.fetchval("SELECT count(*) FROM master_data WHERE store_id = $1",
+                               shop.store.id) == 0
