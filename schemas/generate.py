@@ -39,8 +39,9 @@ CHANNELS: dict[str, tuple[type[BaseModel], str, str]] = {
                     "(also received by the upsert service)."),
     topics.UPSERT_RESULTS: (UpsertResult, "send", "One result per request; key = request_id."),
     topics.EVENTS: (AnyClientEvent, "send", "client.created / client.updated / "
-                    "client.archived / client.restored (ClientEvent), client.erased "
-                    "(ClientErased: the id only); key = client id; dedupe on id."),
+                    "client.archived / client.restored / client.merged (ClientEvent), "
+                    "client.erased (ClientErased: the id only); key = client id; "
+                    "master_data.changed (MasterDataChanged); key = store id; dedupe on id."),
     topics.IMPORT_CHUNKS: (ImportChunk, "receive", "Slices of an import file, published by "
                            "`clients import`; key = job id / bucket."),
     topics.IMPORT_PROGRESS: (ImportProgress, "send", "Import progress; key = job id; the last "

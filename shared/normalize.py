@@ -93,6 +93,22 @@ def bounded_errors(errors: list[FieldError]) -> list[FieldError]:
     return out
 
 
+def checked_contact(email: str | None, phone: str | None, region: str
+                    ) -> tuple[str | None, list[FieldError]]:
+    """The phone in E.164, and what is wrong with the email and the phone (deliverable
+    syntax; a possible number in the store's region)."""
+    errors: list[FieldError] = []
+    if email is not None and (why := check_email(email)):
+        errors.append(FieldError(field="email", message=why))
+    e164 = None
+    if phone is not None:
+        e164 = to_e164(phone, region)
+        if e164 is None:
+            errors.append(FieldError(field="phone",
+                                     message=f"not a possible phone number in region {region}"))
+    return e164, errors
+
+
 def to_command(fields: ClientFields, *, request_id: str, store_id: Any, region: str,
                integration_key_id: Any = None, source_label: str | None = None,
                on_match: OnMatch = "fill", received_at: datetime) -> UpsertCommand:
@@ -101,14 +117,8 @@ def to_command(fields: ClientFields, *, request_id: str, store_id: Any, region: 
     if fields.store_id is not None and fields.store_id != store_id:
         errors.append(FieldError(field="store_id",
                                  message="does not match the integration key's store"))
-    if fields.email is not None and (why := check_email(fields.email)):
-        errors.append(FieldError(field="email", message=why))
-    phone = None
-    if fields.phone is not None:
-        phone = to_e164(fields.phone, region)
-        if phone is None:
-            errors.append(FieldError(field="phone",
-                                     message=f"not a possible phone number in region {region}"))
+    phone, contact = checked_contact(fields.email, fields.phone, region)
+    errors += contact
     if errors:
         raise InvalidRecordError(errors)
 

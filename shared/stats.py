@@ -89,18 +89,21 @@ class Rules:
         return self.new_days, self.returning_orders, self.loyal_orders, self.at_risk_days
 
 
+def _params(client_ids: list[UUID], rules: Rules, now: datetime) -> tuple[Any, ...]:
+    """STATS's (and RESTAT's) $1-$8."""
+    return (client_ids, now, rules.vip_orders, rules.vip_spend, *rules.segment_args())
+
+
 async def restat(conn: Connection, client_ids: list[UUID], rules: Rules, now: datetime
                  ) -> list[Any]:
     """RESTAT: the clients whose stats moved, written; their rows with the old stats."""
-    return await conn.fetch(RESTAT, client_ids, now, rules.vip_orders, rules.vip_spend,
-                            *rules.segment_args())
+    return await conn.fetch(RESTAT, *_params(client_ids, rules, now))
 
 
 async def recompute(conn: Connection, client_ids: list[UUID], rules: Rules, now: datetime
                     ) -> dict[UUID, tuple[dict[str, Any], dict[str, Any]]]:
     """Each client's stats (locked) as its row holds them and as its orders make them."""
-    rows = await conn.fetch(STATS, client_ids, now, rules.vip_orders, rules.vip_spend,
-                            *rules.segment_args())
+    rows = await conn.fetch(STATS, *_params(client_ids, rules, now))
     return {r["id"]: ({k: r[k] for k in COLUMNS}, {k: r["new_" + k] for k in COLUMNS})
             for r in rows}
 

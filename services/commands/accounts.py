@@ -16,15 +16,17 @@ from services.commands.errors import Refused
 from shared.db import Connection
 from shared.normalize import check_email, email_key
 
-ACTIONS = ("invite_contact", "set_contact_role", "remove_contact", "set_price_override",
-           "remove_price_override")
+CONTACT_ACTIONS = ("invite_contact", "set_contact_role", "remove_contact")
+PRICE_ACTIONS = ("set_price_override", "remove_price_override")
+ACTIONS = CONTACT_ACTIONS + PRICE_ACTIONS
+RESULT_FIELD = "contact_id"
 Change = dict[str, list[Any]]
 
 
 async def apply(conn: Connection, c: ClientCommand, row: dict[str, Any], now: datetime
                 ) -> tuple[UUID | None, Change]:
     """The contact the command is about (none for a price), and what it changed."""
-    if c.action in ("set_price_override", "remove_price_override"):
+    if c.action in PRICE_ACTIONS:
         return None, await _price(conn, c, row, now)
     if c.action == "invite_contact":
         assert c.contact_email is not None

@@ -20,6 +20,7 @@ from shared.addresses import FIELDS, fingerprint
 from shared.db import Connection
 
 ACTIONS = ("add_address", "update_address", "remove_address", "default_address")
+EVENT_FIELD, RESULT_FIELD = "addresses", "address_id"  # client.updated's name; the result's
 Change = dict[str, list[Any]]
 
 

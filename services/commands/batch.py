@@ -25,9 +25,17 @@ from schemas.common import FieldError
 from schemas.events import ClientEvent
 from schemas.master_data import FIELD_OF
 from schemas.profiles import PROFILE_FIELDS
-from services.commands import accounts, addresses, erasure, master_data, merge, notes, sql
+from services.commands import addresses, erasure, master_data, merge, sql
 from services.commands.errors import Refused
-from services.commands.rules import DEFAULT_POLICY, Policy, changed_row, entry_of, event_of, tagged
+from services.commands.rules import (
+    DEFAULT_POLICY,
+    RECORDS,
+    Policy,
+    changed_row,
+    entry_of,
+    event_of,
+    tagged,
+)
 from shared import audit, stats
 from shared.audit import AuditEntry
 from shared.db import Connection
@@ -45,8 +53,8 @@ COLUMNS = ("id", "name", "first_name", "last_name", "email", "email_key", "phone
 def needs_one_at_a_time(c: ClientCommand) -> bool:
     """An email moved or a client restored: the store's other live clients must be asked;
     an erasure request, a merge or an address: their own tables."""
-    return c.action in ("restore", "merge", *erasure.ACTIONS, *addresses.ACTIONS,
-                        *notes.ACTIONS, *accounts.ACTIONS, *master_data.ACTIONS) or (
+    return c.action in ("restore", "merge", *erasure.ACTIONS, *master_data.ACTIONS,
+                        *(a for m in RECORDS for a in m.ACTIONS)) or (
         c.action == "update" and c.changes is not None
         and not {"email", "addresses", "parent_id", *FIELD_OF.values()}.isdisjoint(
             c.changes.model_fields_set))
@@ -140,9 +148,7 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
         return await _merge(conn, c, row, now, rows, changed, entries, events, policy)
     if c.action in erasure.ACTIONS:
         return await _erasure(conn, c, row, after, now, rows, changed, entries, events, policy)
-    records_of: tuple[tuple[Any, str], ...] = (
-        (addresses, "address_id"), (notes, "note_id"), (accounts, "contact_id"))
-    for records, named in records_of:
+    for records in RECORDS:
         if c.action in records.ACTIONS:  # a record of the client: its id and what changed
             record_id, diff = await records.apply(conn, c, row, now)
             if diff:
@@ -150,7 +156,8 @@ async def _one(conn: Connection, c: ClientCommand, rows: dict[UUID, dict[str, An
             return CommandResult(command_id=c.command_id, store_id=c.store_id,
                                  outcome="applied" if diff else "unchanged",
                                  client_ids=[row["id"]] if diff else [],
-                                 version=rows[row["id"]]["version"], **{named: record_id})
+                                 version=rows[row["id"]]["version"],
+                                 **{records.RESULT_FIELD: record_id})
     if c.action == "restore":
         await erasure.refuse_restore_while_pending(conn, row)
     diff = audit.changes(row, after)

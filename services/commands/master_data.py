@@ -15,6 +15,7 @@ from schemas.commands import ClientCommand, CommandResult
 from schemas.master_data import FIELD_OF, MasterDataChanged
 from services.commands import sql
 from services.commands.errors import Refused
+from shared import master_data as shared_master_data
 from shared.db import Connection
 from shared.outbox import add_messages
 from shared.topics import EVENTS
@@ -39,8 +40,7 @@ async def apply(conn: Connection, c: ClientCommand, now: datetime) -> CommandRes
     if entry is None:
         raise Refused("not_found", "master_id", f"no such {c.master_kind} in this store")
     if c.action == "delete_master_data":
-        used = await conn.fetchval(sql.MASTER_IN_USE.format(field=FIELD_OF[c.master_kind]),
-                                   entry["id"])
+        used = await shared_master_data.in_use(conn, c.master_kind, entry["id"])
         if used:
             raise Refused("conflict", "master_id", f"{used} clients use it: it cannot be "
                           "deleted", in_use=used)

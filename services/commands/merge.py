@@ -17,6 +17,7 @@ Refused: a client merged into itself, across stores (not_found), an archived or 
 audit trail stays its own; both get an entry of the merge.
 """
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -68,8 +69,8 @@ def merged_row(primary: dict[str, Any], secondary: dict[str, Any]) -> dict[str, 
     return after
 
 
-async def move_related(conn: Connection, primary_id: UUID, secondary_id: UUID, now: Any
-                       ) -> dict[str, int]:
+async def move_related(conn: Connection, primary_id: UUID, secondary_id: UUID,
+                       now: datetime) -> dict[str, int]:
     """Re-points what belongs to the secondary at the primary; the rows moved, per table."""
     row = await conn.fetchrow(sql.MERGE_MOVE, primary_id, secondary_id, now)
     assert row is not None

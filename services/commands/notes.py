@@ -13,6 +13,7 @@ from services.commands.errors import Refused
 from shared.db import Connection
 
 ACTIONS = ("add_note", "edit_note", "remove_note")
+EVENT_FIELD, RESULT_FIELD = "notes_log", "note_id"  # client.updated's name; the result's
 Change = dict[str, list[Any]]
 
 

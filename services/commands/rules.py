@@ -9,6 +9,7 @@ from schemas.commands import ClientCommand
 from schemas.events import ChangeType, ClientEvent
 from schemas.ingest import MAX_TAGS
 from schemas.profiles import WHOLESALE_FIELDS
+from services.commands import accounts, addresses, notes
 from services.commands.errors import Refused
 from shared.audit import Actor, AuditEntry
 from shared.normalize import check_email, email_key, to_e164
@@ -37,6 +38,13 @@ class Policy:
     def now(self) -> datetime:
         return clock(self.clock_offset_s)
 
+
+# A client's records (their own tables): the commands that change them, and the name
+# client.updated gives the change (the audit entry keeps the record before and after).
+RECORDS = (addresses, notes, accounts)
+RECORD_FIELD = {**{a: m.EVENT_FIELD for m in (addresses, notes) for a in m.ACTIONS},
+                **dict.fromkeys(accounts.CONTACT_ACTIONS, "contacts"),
+                **dict.fromkeys(accounts.PRICE_ACTIONS, "price_overrides")}
 
 # The audit entry's action where seed 003 names it otherwise than the command.
 AUDIT_ACTION = {"set_price_override": "PriceOverrideSet",
@@ -136,12 +144,6 @@ def event_of(c: ClientCommand, after: dict[str, Any], changed: list[str],
            now: datetime) -> ClientEvent:
     kind = ("client.merged" if c.action == "merge" and after.get("merged_into") is not None
             else EVENT_OF.get(c.action, "client.updated"))
-    if c.action.endswith("_address"):
-        changed = ["addresses"]
-    elif c.action.endswith("_note"):
-        changed = ["notes_log"]
-    elif c.action.endswith("_contact") or c.action == "set_contact_role":
-        changed = ["contacts"]
-    elif c.action.endswith("_price_override"):
-        changed = ["price_overrides"]
+    if c.action in RECORD_FIELD:
+        changed = [RECORD_FIELD[c.action]]
     return client_event(kind, after, now, changed if kind == "client.updated" else [])

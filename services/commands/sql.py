@@ -235,8 +235,6 @@ MASTER_FOR_KEY_SHARE = """
 SELECT id FROM master_data WHERE id = $1 AND store_id = $2 AND kind = $3 FOR KEY SHARE"""
 MASTER_BY_NAME = """
 SELECT id FROM master_data WHERE store_id = $1 AND kind = $2 AND name_key = $3"""
-# {field}: the clients column of the entry's kind (a constant of schemas.master_data.FIELD_OF).
-MASTER_IN_USE = "SELECT count(*) FROM clients WHERE {field} = $1"
 RENAME_MASTER = "UPDATE master_data SET name = $2, name_key = $3, updated_at = $4 WHERE id = $1"
 DELETE_MASTER = "DELETE FROM master_data WHERE id = $1"
 LOG_MASTER = """

@@ -179,9 +179,9 @@ async def bundle(deps: Deps, principal: Principal, client_id: UUID) -> SubjectAc
         orders=await _rows(pool, sql.BUNDLE_ORDERS, client_id, store_id),
         payments=await _rows(pool, sql.BUNDLE_PAYMENTS, client_id, store_id),
         addresses=await _rows(pool, sql.BUNDLE_ADDRESSES, client_id, store_id),
-        notes=await _rows(pool, sql.BUNDLE_NOTES, client_id, store_id),
-        contacts=await _rows(pool, sql.BUNDLE_CONTACTS, client_id, store_id),
-        price_overrides=await _rows(pool, sql.BUNDLE_PRICE_OVERRIDES, client_id, store_id))
+        notes=await _rows(pool, reads_sql.NOTES, client_id, store_id, None),  # LIMIT NULL: all
+        contacts=await _rows(pool, reads_sql.CONTACTS, client_id, store_id),
+        price_overrides=await _rows(pool, reads_sql.PRICE_OVERRIDES, client_id, store_id))
 
 
 async def _rows(pool: Pool, query: str, *args: Any) -> list[dict[str, Any]]:

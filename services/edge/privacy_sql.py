@@ -79,12 +79,3 @@ BUNDLE_AUDIT = """
 SELECT seq, at, actor_type, actor_id, actor_name, action, changes, client_version, command_id
 FROM audit_log WHERE client_id = $1 AND store_id = $2 ORDER BY seq"""
 
-BUNDLE_NOTES = """
-SELECT id, text, author_type, author_name, created_at, updated_at FROM client_notes
-WHERE client_id = $1 AND store_id = $2 ORDER BY created_at DESC, id DESC"""
-BUNDLE_CONTACTS = """
-SELECT id, email, name, role, invited_at, updated_at FROM client_contacts
-WHERE client_id = $1 AND store_id = $2 ORDER BY invited_at, id"""
-BUNDLE_PRICE_OVERRIDES = """
-SELECT product_id, price_minor, currency, updated_at FROM price_overrides
-WHERE client_id = $1 AND store_id = $2 ORDER BY product_id"""

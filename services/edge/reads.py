@@ -32,10 +32,11 @@ from schemas.api import (
     TimelineItem,
     Total,
 )
-from schemas.master_data import FIELD_OF, InUse, MasterDataList, MasterDataView, MasterKind
+from schemas.master_data import InUse, MasterDataList, MasterDataView, MasterKind
 from schemas.notes import NoteAuthor, NoteList, NoteView
 from schemas.orders import AddressList, AddressView, OrderList, OrderView
 from services.edge import reads_sql as sql
+from shared import master_data as shared_master_data
 from shared.db import Pool
 
 EXACT_UP_TO = 10_000
@@ -191,8 +192,7 @@ async def master_data(pool: Pool, store_id: UUID, kind: MasterKind) -> MasterDat
 async def in_use(pool: Pool, store_id: UUID, kind: MasterKind, entry_id: UUID) -> InUse | None:
     if not await pool.fetchval(sql.MASTER_ENTRY, entry_id, store_id, kind):
         return None
-    return InUse(count=await pool.fetchval(sql.MASTER_IN_USE.format(field=FIELD_OF[kind]),
-                                           entry_id))
+    return InUse(count=await shared_master_data.in_use(pool, kind, entry_id))
 
 
 async def contacts(pool: Pool, store_id: UUID, client_id: UUID) -> ContactList | None:

@@ -230,5 +230,3 @@ MASTER_DATA = """
 SELECT id, kind, name, created_at, updated_at FROM master_data
 WHERE store_id = $1 AND kind = $2 ORDER BY name_key, id"""
 MASTER_ENTRY = "SELECT kind FROM master_data WHERE id = $1 AND store_id = $2 AND kind = $3"
-# {field}: the clients column of the kind (schemas.master_data.FIELD_OF: constants).
-MASTER_IN_USE = "SELECT count(*) FROM clients WHERE {field} = $1"

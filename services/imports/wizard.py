@@ -16,7 +16,7 @@ from services.imports.files import open_table
 from services.imports.logic import row_command
 from services.imports.submit import ImportRequest, mapped
 from shared.db import Pool
-from shared.normalize import InvalidRecordError, check_email, field_errors, to_e164
+from shared.normalize import InvalidRecordError, checked_contact, field_errors
 from shared.stores import StoreNotFoundError, region_of
 
 SHOWN = 10  # rows reported in full
@@ -77,13 +77,9 @@ def _warnings(chunk: ImportChunk, row: ImportRow, now: datetime) -> dict[str, st
 
 def _contact_errors(chunk: ImportChunk, row: ImportRow) -> list[tuple[str, str]]:
     """The email and phone checks to_command makes after validation."""
-    errors = []
     email, phone = row.fields.get("email", "").strip(), row.fields.get("phone", "").strip()
-    if email and (why := check_email(email)):
-        errors.append(("email", why))
-    if phone and to_e164(phone, chunk.region) is None:
-        errors.append(("phone", f"not a possible phone number in region {chunk.region}"))
-    return errors
+    _, errors = checked_contact(email or None, phone or None, chunk.region)
+    return [(e.field, e.message) for e in errors]
 
 
 def print_report(report: dict[str, Any], out: TextIO) -> None:
