@@ -1,6 +1,6 @@
 """Ingest -> upsert -> relay throughput and latency, beside raw baselines from the same run.
 
-    python -m bench.ingest [--records 100000] [--workers 2] [--steady-rate 2000]
+    python -m bench.ingest [--records 100000] [--workers 2] [--steady-rate 2000] [--profile DIR]
 
 Runs `--workers` processes of `clients run ingest upsert relay` in consumer groups of their own,
 then two phases with them:
@@ -91,7 +91,8 @@ async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
 
 
 async def run_pipeline(settings: Settings, phases: list[tuple[list[dict[str, Any]], float]],
-                       workers: int, store_id: uuid.UUID) -> list[dict[str, Any]]:
+                       workers: int, store_id: uuid.UUID, profile: str | None = None
+                       ) -> list[dict[str, Any]]:
     """Start the workers, then run each (records, rate) phase; rate 0 = all at once."""
     bootstrap = settings.kafka_bootstrap_servers
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
@@ -99,9 +100,9 @@ async def run_pipeline(settings: Settings, phases: list[tuple[list[dict[str, Any
         await fast_forward(bootstrap, prefix + group, [topic])
     env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
     procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "run", "ingest", "upsert", "relay", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        for _ in range(workers)]
+        sys.executable, *profiled(profile, i), "-m", "services.cli", "run", "ingest", "upsert",
+        "relay", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for i in range(workers)]
     try:
         deadline = time.monotonic() + 90
         while not (await group_members(bootstrap, prefix + "ingest") == workers
@@ -118,6 +119,14 @@ async def run_pipeline(settings: Settings, phases: list[tuple[list[dict[str, Any
                 p.send_signal(signal.SIGTERM)
         await asyncio.gather(*(p.wait() for p in procs))
     return figures
+
+
+def profiled(directory: str | None, worker: int) -> list[str]:
+    """cProfile's arguments for a worker (its profile written when it stops), or none."""
+    if directory is None:
+        return []
+    os.makedirs(directory, exist_ok=True)
+    return ["-m", "cProfile", "-o", os.path.join(directory, f"worker-{worker}.prof")]
 
 
 async def measure(settings: Settings, records: list[dict[str, Any]], rate: float,
@@ -224,6 +233,8 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steady-rate", type=float, default=2000,
                         help="records/s of the latency phase")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run the workers under cProfile, writing DIR/worker-N.prof")
     args = parser.parse_args()
     settings = Settings()
     await prepare(settings)
@@ -237,7 +248,7 @@ async def main() -> None:
     copy_s = await baseline_copy(settings, records)
     kafka_s = await baseline_kafka(settings, records)
     burst, paced = await run_pipeline(settings, [(records, 0), (steady, args.steady_rate)],
-                                      args.workers, store.id)
+                                      args.workers, store.id, args.profile)
     clients = await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1", store.id)
     await pool.close()
 

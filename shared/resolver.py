@@ -353,9 +353,9 @@ async def _attach_external_ids(conn: Connection, plan: _Plan) -> None:
               if (k := _external_key(c)) and plan.known_external.get(k) != r.client_id}
     if not attach:
         return
-    inserted = await conn.fetch(sql.ATTACH_EXTERNAL_IDS, *_pairs(attach))
-    held = {k: v for k, v in attach.items() if k not in
-            {(r["integration_key_id"], r["external_id"]) for r in inserted}}
+    inserted = {(r["integration_key_id"], r["external_id"])
+                for r in await conn.fetch(sql.ATTACH_EXTERNAL_IDS, *_pairs(attach))}
+    held = {k: v for k, v in attach.items() if k not in inserted}
     if held and len(await conn.fetch(sql.REPOINT_EXTERNAL_IDS, *_pairs(held))) != len(held):
         raise ConcurrentCreateError("an external id was mapped to another client meanwhile")
 
