@@ -10,15 +10,17 @@ on these machines, measured with bench/ingest.py; its consumer metrics stay in /
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from itertools import chain
 from typing import TypeVar
 
 import structlog
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
@@ -64,6 +66,21 @@ async def _skip_body(_: object) -> None:
 Records = tuple["ConsumerRecord[bytes, bytes]", ...]
 
 
+class PromptBatchSubscriber(BatchSubscriber):
+    """FastStream's batch subscriber without its idle sleep. After a poll that came back empty
+    it sleeps `batch_timeout_ms` before polling again (faststream/kafka/subscriber/usecase.py),
+    so a record reaching an idle consumer waited up to those 200 ms at every hop of the pipeline.
+    aiokafka's getmany() already waits for data and returns as soon as a record is fetched: an
+    empty answer simply polls again, and nothing sleeps on the path of a record."""
+
+    __slots__ = ()
+
+    async def get_msg(self, consumer: AIOKafkaConsumer) -> Records:
+        batches = await consumer.getmany(timeout_ms=self.batch_timeout_ms,
+                                         max_records=self.max_records)
+        return tuple(chain(*batches.values()))
+
+
 def raw_batch_subscriber(router: KafkaRouter, topic: str, *, group: str, max_records: int
                          ) -> Callable[[Callable[[Records], Awaitable[None]]], object]:
     """Subscribe `handler(records)` to batches of raw records, the way every consumer here does.
@@ -79,9 +96,14 @@ def raw_batch_subscriber(router: KafkaRouter, topic: str, *, group: str, max_rec
     def register(handler: Callable[[Records], Awaitable[None]]) -> object:
         outage = Outage(f"{group} on {topic}")
 
-        @router.subscriber(topic, group_id=group, batch=True, max_records=max_records,
-                           auto_offset_reset="earliest", ack_policy=AckPolicy.NACK_ON_ERROR,
-                           decoder=_skip_body)
+        subscriber = router.subscriber(topic, group_id=group, batch=True,
+                                       max_records=max_records, auto_offset_reset="earliest",
+                                       ack_policy=AckPolicy.NACK_ON_ERROR, decoder=_skip_body)
+        if not isinstance(subscriber, BatchSubscriber):  # a FastStream upgrade changed it
+            raise TypeError(f"a batch subscriber was expected, not {type(subscriber)}")
+        subscriber.__class__ = PromptBatchSubscriber
+
+        @subscriber
         async def consume(msg: KafkaMessage) -> None:
             raw = msg.raw_message
             try:
