@@ -41,6 +41,7 @@ from shared import addresses, audit
 from shared import resolver_sql as sql
 from shared.audit import Actor, AuditEntry
 from shared.db import Connection, Pool
+from shared.notify import TOUCHES_RECORDED, notify
 from shared.outbox import add_events, client_event
 
 log = structlog.get_logger(__name__)
@@ -129,6 +130,7 @@ async def _resolve(conn: Connection, commands: Sequence[UpsertCommand]) -> list[
     for i in pending:
         _decide(i, commands[i], plan)
     await _write(conn, plan)
+    await notify(conn, TOUCHES_RECORDED)  # whatever it did: a repeated request is answered too
     return [plan.results[plan.aliases.get(i, i)] for i in range(len(commands))]
 
 

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from shared.broker import create_broker, create_producer
 from shared.db import Pool, create_pool
+from shared.notify import Listener
 from shared.settings import Settings
 
 
@@ -21,6 +22,7 @@ class Deps:
     producer: AIOKafkaProducer  # publishes (results, dead letters, events, commands)
     registry: CollectorRegistry
     read_pool: Pool             # the HTTP API's reads: DATABASE_READ_URL's, else `pool`
+    listener: Listener          # LISTEN, on a connection of its own opened on first use
 
     async def start(self) -> None:
         """Connect to Kafka: the producer first, so handlers can publish from their first batch."""
@@ -38,7 +40,8 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
     read_pool = (await create_pool(settings, settings.database_read_url)
                  if settings.database_read_url else pool)
     deps = Deps(settings=settings, pool=pool, broker=create_broker(settings, registry),
-                producer=create_producer(settings), registry=registry, read_pool=read_pool)
+                producer=create_producer(settings), registry=registry, read_pool=read_pool,
+                listener=Listener(settings.database_url))
     try:
         yield deps
     finally:
@@ -46,6 +49,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
             await deps.broker.stop()
             await deps.producer.stop()
         finally:
+            await deps.listener.close()
             if read_pool is not pool:
                 await read_pool.close()
             await pool.close()

@@ -21,6 +21,7 @@ from services.attestations import sql
 from shared.customers import Customer, resolve_customers
 from shared.db import Pool
 from shared.dead_letters import Intake, Rejected, received_at
+from shared.notify import ATTESTATIONS_RECORDED, notify
 from shared.publish import publish_keyed
 from shared.topics import ATTESTATIONS_DLQ
 
@@ -43,7 +44,11 @@ async def attestations_batch(pool: Pool, producer: AIOKafkaProducer,
     for c, error in await _find_clients(pool, captures):
         intake.refuse(c.record, c.body, error.reason, error.errors)
     found = [c for c in captures if c.client_id is not None]
-    status = await pool.execute(sql.INSERT, *_columns(found)) if found else "INSERT 0 0"
+    status = "INSERT 0 0"
+    if found:
+        async with pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(sql.INSERT, *_columns(found))
+            await notify(conn, ATTESTATIONS_RECORDED)  # the edge's waiting requests look again
     await publish_keyed(producer, ATTESTATIONS_DLQ, intake.letters())
     return int(status.rsplit(" ", 1)[-1])
 

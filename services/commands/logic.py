@@ -28,6 +28,7 @@ from services.commands import batch, sql
 from services.commands.rules import DEFAULT_POLICY, Policy
 from shared.db import Pool
 from shared.normalize import bounded_errors, field_errors
+from shared.notify import COMMANDS_RECORDED, notify
 from shared.publish import publish_keyed
 from shared.topics import COMMAND_RESULTS
 
@@ -84,7 +85,9 @@ async def _in_one_transaction(pool: Pool, commands: list[ClientCommand], policy:
     async for attempt in retrying:
         with attempt:
             async with pool.acquire() as conn, conn.transaction():
-                return await batch.apply_batch(conn, commands, policy)
+                results = await batch.apply_batch(conn, commands, policy)
+                await notify(conn, COMMANDS_RECORDED)  # the edge's waiting requests look again
+                return results
     raise AssertionError("unreachable")  # AsyncRetrying(reraise=True) raises on the last try
 
 

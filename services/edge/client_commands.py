@@ -13,10 +13,11 @@ from schemas.api import Accepted, ClientView, CommandAnswer
 from schemas.commands import Actor, ClientCommand, CommandResult
 from services.edge import reads, sql
 from shared.access import Principal
+from shared.db import Pool
+from shared.notify import COMMANDS_RECORDED
 from shared.publish import publish_keyed
 from shared.resources import Deps
 from shared.topics import COMMANDS
-from shared.waiting import poll
 
 STATUS_OF = {"applied": 200, "unchanged": 200, "not_found": 404, "conflict": 409,
              "rejected": 422}
@@ -37,8 +38,11 @@ def command(principal: Principal, action: str, command_id: str | None,
 
 async def publish_and_wait(deps: Deps, c: ClientCommand) -> CommandResult | None:
     """The command's recorded result; None when it has not come in time."""
-    await publish_keyed(deps.producer, COMMANDS, [(str(c.client_id or c.command_id), c)])
-    return await _wait_for_result(deps, c.store_id, c.command_id)
+    found = await deps.listener.wait_for(
+        COMMANDS_RECORDED, partial(_recorded_results, deps.pool), (c.store_id, c.command_id),
+        partial(publish_keyed, deps.producer, COMMANDS, [(str(c.client_id or c.command_id), c)]),
+        deps.settings.http_result_timeout_s)
+    return None if found is None else CommandResult.model_validate(found)
 
 
 async def send(deps: Deps, c: ClientCommand) -> tuple[int, CommandAnswer | Accepted]:
@@ -57,8 +61,7 @@ async def send(deps: Deps, c: ClientCommand) -> tuple[int, CommandAnswer | Accep
                                                     warnings=warnings)
 
 
-async def _wait_for_result(deps: Deps, store_id: UUID, command_id: str
-                           ) -> CommandResult | None:
-    found = await poll(partial(deps.pool.fetchval, sql.COMMAND_RESULT, store_id, command_id),
-                       deps.settings.http_result_timeout_s)
-    return None if found is None else CommandResult.model_validate(found)
+async def _recorded_results(pool: Pool, keys: list[tuple[UUID, str]]
+                            ) -> dict[tuple[UUID, str], Any]:
+    rows = await pool.fetch(sql.COMMAND_RESULTS, [k[0] for k in keys], [k[1] for k in keys])
+    return {(r["store_id"], r["command_id"]): r["result"] for r in rows}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
+from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -18,11 +19,11 @@ from services.edge import reads, sql
 from services.edge.guard import bearer
 from shared.db import Pool
 from shared.normalize import InvalidRecordError, bounded_errors, field_errors, to_command
+from shared.notify import TOUCHES_RECORDED
 from shared.publish import JSON_HEADERS
 from shared.resources import Deps
 from shared.stores import KeyIdentity, authenticate
 from shared.topics import INGEST
-from shared.waiting import poll
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,12 @@ async def upsert_client(deps: Deps, caller: tuple[KeyIdentity, str], raw: bytes)
         return _unprocessable(e.errors)
 
     message = {**body, "request_id": request_id, "integration_key": token}
-    await deps.producer.send_and_wait(INGEST, json.dumps(message).encode(),
-                                      key=request_id.encode(),
-                                      headers=JSON_HEADERS)
-    found = await _wait_for_result(deps.pool, identity, request_id,
-                                   deps.settings.http_result_timeout_s)
+    found = await deps.listener.wait_for(
+        TOUCHES_RECORDED, partial(_recorded_results, deps.pool),
+        (identity.store_id, identity.key_id, request_id),
+        partial(deps.producer.send_and_wait, INGEST, json.dumps(message).encode(),
+                key=request_id.encode(), headers=JSON_HEADERS),
+        deps.settings.http_result_timeout_s)
     if found is None:
         return Answer(202, {"request_id": request_id})
     outcome, duplicate, client = found
@@ -79,12 +81,16 @@ def _unprocessable(errors: list[FieldError]) -> Answer:
     return Answer(422, {"errors": [e.model_dump() for e in bounded_errors(errors)]})
 
 
-async def _wait_for_result(pool: Pool, key: KeyIdentity, request_id: str, within_s: float
-                           ) -> tuple[str, bool, ClientSnapshot] | None:
-    row = await poll(partial(pool.fetchrow, sql.RESULT_FOR_REQUEST, key.store_id, key.key_id,
-                             request_id), within_s)
-    if row is None:
-        return None
-    snapshot = ClientSnapshot.model_validate(
-        {k: v for k, v in dict(row).items() if k not in ("outcome", "duplicate")})
-    return row["outcome"], row["duplicate"], snapshot
+Result = tuple[str, bool, ClientSnapshot]
+
+
+async def _recorded_results(pool: Pool, keys: list[tuple[UUID, UUID, str]]
+                            ) -> dict[tuple[UUID, UUID, str], Result]:
+    """The recorded results of these requests, by (store, key, request id)."""
+    rows = await pool.fetch(sql.RESULTS_FOR_REQUESTS, [k[0] for k in keys], [k[1] for k in keys],
+                            [k[2] for k in keys])
+    return {(r["store_id"], r["request_scope"], r["request_id"]): (
+        r["outcome"], r["duplicate"], ClientSnapshot.model_validate(
+            {k: v for k, v in dict(r).items()
+             if k not in ("request_scope", "request_id", "outcome", "duplicate")}))
+        for r in rows}

@@ -33,8 +33,11 @@ id, client_id, text, version, captured_at, ip, user_agent, source, actor_name, r
 ATTESTATIONS = f"""
 SELECT {ATTESTATION_COLUMNS} FROM attestations
 WHERE client_id = $1 AND store_id = $2 ORDER BY captured_at DESC, recorded_at DESC"""
-ATTESTATION_BY_CAPTURE = f"""
-SELECT {ATTESTATION_COLUMNS} FROM attestations WHERE store_id = $1 AND capture_id = $2"""
+ATTESTATIONS_BY_CAPTURE = f"""
+SELECT a.store_id AS store_id, a.capture_id AS capture_id, {ATTESTATION_COLUMNS}
+FROM attestations a
+JOIN unnest($1::uuid[], $2::text[]) AS q(store_id, capture_id)
+  ON a.store_id = q.store_id AND a.capture_id = q.capture_id"""
 
 # The subject-access bundle: $1 the client, $2 its store.
 BUNDLE_CLIENT = """
