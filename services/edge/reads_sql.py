@@ -201,12 +201,20 @@ ORDER BY c.created_at, c.id"""
 
 # Possible duplicates of a client ($2) in its store ($1): live clients with its name ($3) case
 # and accents aside, or its phone ($4).
+# Each branch on its own index: one OR over both let the planner pick the store's created_at
+# index and call name_key() on every client of a store its statistics had not seen yet (17 ms a
+# create for a 5,000-client store, growing with it: 38 of 40 s of database time in bench.http;
+# now 0.3 ms).
 POSSIBLE_DUPLICATES = """
-SELECT id AS client_id, name, phone,
-       CASE WHEN name_key(name) = name_key($3) THEN 'name' ELSE 'phone' END AS reason
-FROM clients
-WHERE store_id = $1 AND deleted_at IS NULL AND id <> $2
-  AND (name_key(name) = name_key($3) OR ($4::text IS NOT NULL AND phone = $4))
+SELECT id AS client_id, name, phone, reason FROM (
+    SELECT id, name, phone, created_at, 'name' AS reason FROM clients
+    WHERE store_id = $1 AND deleted_at IS NULL AND name_key(name) = name_key($3)
+    UNION ALL
+    SELECT id, name, phone, created_at, 'phone' FROM clients
+    WHERE store_id = $1 AND deleted_at IS NULL AND $4::text IS NOT NULL AND phone = $4
+      AND name_key(name) IS DISTINCT FROM name_key($3)
+) d
+WHERE id <> $2
 ORDER BY created_at, id
 LIMIT 10"""
 
