@@ -31,6 +31,7 @@ import aiohttp
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from bench._edge import until_healthy
 from bench.ingest import baseline_kafka, peak_rss_mb
 from schemas.messages import ProviderCallback
 from services.delivery import inbox_reads
@@ -131,14 +132,7 @@ async def edge_rate(settings: Settings, n: int) -> float:
     try:
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{base}/healthz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
+            await until_healthy(http, base)
 
             async def one() -> None:
                 body = {"message_handle": f"edge-{uuid.uuid4()}", "status": "SENT",

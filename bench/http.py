@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from bench._edge import until_healthy
 from bench.ingest import peak_rss_mb
 from shared import stores
 from shared.db import create_pool
@@ -161,14 +162,7 @@ async def main() -> None:
         limit = max(*args.concurrency, 256)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as http:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    async with http.get(f"{base}/healthz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
+            await until_healthy(http, base)
             edge = Edge(http, base, key.token)
             for _ in range(50):  # connections and statements warm
                 await edge.post(0)
