@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from shared.db import Connection
+from shared.db import Connection, Pool
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +30,16 @@ async def notify(conn: Connection, channel: str) -> None:
 
 Callback = Callable[[], None]
 Fetch = Callable[[list[Any]], Awaitable[dict[Any, Any]]]
+
+
+def rows_by_key(pool: Pool, query: str) -> Fetch:
+    """The `fetch` of a `query` that takes one array per key column ($1, $2, …) and selects the
+    key columns first: {key: row} for the keys asked."""
+    async def fetch(keys: list[Any]) -> dict[Any, Any]:
+        width = len(keys[0])
+        rows = await pool.fetch(query, *([k[i] for k in keys] for i in range(width)))
+        return {tuple(r[:width]): r for r in rows}
+    return fetch
 
 
 class _Expected:

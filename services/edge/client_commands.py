@@ -7,14 +7,12 @@ has not come within HTTP_RESULT_TIMEOUT_S (the command still applies: ask again 
 import uuid
 from functools import partial
 from typing import Any
-from uuid import UUID
 
 from schemas.api import Accepted, ClientView, CommandAnswer
 from schemas.commands import Actor, ClientCommand, CommandResult
 from services.edge import reads, sql
 from shared.access import Principal
-from shared.db import Pool
-from shared.notify import COMMANDS_RECORDED
+from shared.notify import COMMANDS_RECORDED, rows_by_key
 from shared.publish import publish_keyed
 from shared.resources import Deps
 from shared.topics import COMMANDS
@@ -39,10 +37,10 @@ def command(principal: Principal, action: str, command_id: str | None,
 async def publish_and_wait(deps: Deps, c: ClientCommand) -> CommandResult | None:
     """The command's recorded result; None when it has not come in time."""
     found = await deps.listener.wait_for(
-        COMMANDS_RECORDED, partial(_recorded_results, deps.pool), (c.store_id, c.command_id),
+        COMMANDS_RECORDED, rows_by_key(deps.pool, sql.COMMAND_RESULTS), (c.store_id, c.command_id),
         partial(publish_keyed, deps.producer, COMMANDS, [(str(c.client_id or c.command_id), c)]),
         deps.settings.http_result_timeout_s)
-    return None if found is None else CommandResult.model_validate(found)
+    return None if found is None else CommandResult.model_validate(found["result"])
 
 
 async def send(deps: Deps, c: ClientCommand) -> tuple[int, CommandAnswer | Accepted]:
@@ -59,9 +57,3 @@ async def send(deps: Deps, c: ClientCommand) -> tuple[int, CommandAnswer | Accep
                                                    client.name, client.phone)
     return STATUS_OF[result.outcome], CommandAnswer(result=result, client=client,
                                                     warnings=warnings)
-
-
-async def _recorded_results(pool: Pool, keys: list[tuple[UUID, str]]
-                            ) -> dict[tuple[UUID, str], Any]:
-    rows = await pool.fetch(sql.COMMAND_RESULTS, [k[0] for k in keys], [k[1] for k in keys])
-    return {(r["store_id"], r["command_id"]): r["result"] for r in rows}

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
-from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -17,13 +16,15 @@ from schemas.events import ClientSnapshot
 from schemas.ingest import ClientRequest
 from services.edge import reads, sql
 from services.edge.guard import bearer
-from shared.db import Pool
 from shared.normalize import InvalidRecordError, bounded_errors, field_errors, to_command
-from shared.notify import TOUCHES_RECORDED
+from shared.notify import TOUCHES_RECORDED, rows_by_key
 from shared.publish import JSON_HEADERS
 from shared.resources import Deps
 from shared.stores import KeyIdentity, authenticate
 from shared.topics import INGEST
+
+# The columns of a recorded result that are not the client's.
+KEY_AND_RESULT = ("request_store", "request_scope", "request_id", "outcome", "duplicate")
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,17 @@ async def upsert_client(deps: Deps, caller: tuple[KeyIdentity, str], raw: bytes)
         return _unprocessable(e.errors)
 
     message = {**body, "request_id": request_id, "integration_key": token}
-    found = await deps.listener.wait_for(
-        TOUCHES_RECORDED, partial(_recorded_results, deps.pool),
+    row = await deps.listener.wait_for(
+        TOUCHES_RECORDED, rows_by_key(deps.pool, sql.RESULTS_FOR_REQUESTS),
         (identity.store_id, identity.key_id, request_id),
         partial(deps.producer.send_and_wait, INGEST, json.dumps(message).encode(),
                 key=request_id.encode(), headers=JSON_HEADERS),
         deps.settings.http_result_timeout_s)
-    if found is None:
+    if row is None:
         return Answer(202, {"request_id": request_id})
-    outcome, duplicate, client = found
+    outcome, duplicate = row["outcome"], row["duplicate"]
+    client = ClientSnapshot.model_validate(
+        {k: v for k, v in row.items() if k not in KEY_AND_RESULT})
     body = {"client": client.model_dump(mode="json"), "duplicate": duplicate}
     if outcome == "created":  # possible duplicates of a new client (seed 002): never merged
         body["warnings"] = [w.model_dump(mode="json") for w in await reads.possible_duplicates(
@@ -79,18 +82,3 @@ async def upsert_client(deps: Deps, caller: tuple[KeyIdentity, str], raw: bytes)
 
 def _unprocessable(errors: list[FieldError]) -> Answer:
     return Answer(422, {"errors": [e.model_dump() for e in bounded_errors(errors)]})
-
-
-Result = tuple[str, bool, ClientSnapshot]
-
-
-async def _recorded_results(pool: Pool, keys: list[tuple[UUID, UUID, str]]
-                            ) -> dict[tuple[UUID, UUID, str], Result]:
-    """The recorded results of these requests, by (store, key, request id)."""
-    rows = await pool.fetch(sql.RESULTS_FOR_REQUESTS, [k[0] for k in keys], [k[1] for k in keys],
-                            [k[2] for k in keys])
-    return {(r["store_id"], r["request_scope"], r["request_id"]): (
-        r["outcome"], r["duplicate"], ClientSnapshot.model_validate(
-            {k: v for k, v in dict(r).items()
-             if k not in ("request_scope", "request_id", "outcome", "duplicate")}))
-        for r in rows}

@@ -28,7 +28,7 @@ from services.edge import privacy_sql as sql
 from shared import audit
 from shared.access import Principal
 from shared.db import Pool
-from shared.notify import ATTESTATIONS_RECORDED
+from shared.notify import ATTESTATIONS_RECORDED, rows_by_key
 from shared.publish import publish_keyed
 from shared.resources import Deps
 from shared.topics import ATTESTATIONS
@@ -139,23 +139,15 @@ async def capture(deps: Deps, principal: Principal, client_id: UUID, body: Attes
         captured_at=body.captured_at or deps.settings.now(), ip=body.ip,
         user_agent=body.user_agent, actor_name=principal.name)
     row = await deps.listener.wait_for(
-        ATTESTATIONS_RECORDED, partial(_recorded_attestations, pool),
+        ATTESTATIONS_RECORDED, rows_by_key(pool, sql.ATTESTATIONS_BY_CAPTURE),
         (principal.store_id, capture_id),
         partial(publish_keyed, deps.producer, ATTESTATIONS,
                 [(f"{principal.store_id}:{capture_id}", record)]),
         deps.settings.http_result_timeout_s)
     if row is None:
         return 202, {"capture_id": capture_id}
-    return 201, AttestationView.model_validate(dict(row))
-
-
-async def _recorded_attestations(pool: Pool, keys: list[tuple[UUID, str]]
-                                 ) -> dict[tuple[UUID, str], Any]:
-    rows = await pool.fetch(sql.ATTESTATIONS_BY_CAPTURE, [k[0] for k in keys],
-                            [k[1] for k in keys])
-    return {(r["store_id"], r["capture_id"]): {k: v for k, v in r.items()
-                                               if k not in ("store_id", "capture_id")}
-            for r in rows}
+    return 201, AttestationView.model_validate(
+        {k: v for k, v in row.items() if k not in ("store_id", "capture_id")})
 
 
 async def bundle(deps: Deps, principal: Principal, client_id: UUID) -> SubjectAccessBundle:

@@ -1,6 +1,6 @@
 # The recorded results of waiting requests, by (store, key, request id).
 RESULTS_FOR_REQUESTS = """
-SELECT r.request_scope, r.request_id, r.outcome, r.duplicate,
+SELECT r.store_id AS request_store, r.request_scope, r.request_id, r.outcome, r.duplicate,
        c.id, c.store_id, c.name, c.first_name, c.last_name, c.email, c.phone, c.company, c.type,
        c.tags, c.notes, c.external_ids, c.source_label, c.source_external_id,
        c.source_integration_key_id, c.created_at, c.updated_at, c.version,
