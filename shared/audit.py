@@ -32,6 +32,10 @@ class Actor:
     name: str | None
 
 
+# What a change did: field -> [before, after].
+Changes = dict[str, list[Any]]
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     store_id: UUID
@@ -40,16 +44,16 @@ class AuditEntry:
     at: datetime
     actor: Actor
     action: str
-    changes: dict[str, list[Any]]
+    changes: Changes
     command_id: str | None
 
 
-def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
     """{field: [before, after]} for each audited field that differs."""
     return {f: [before.get(f), after.get(f)] for f in AUDITED if before.get(f) != after.get(f)}
 
 
-def created(snapshot: Mapping[str, Any]) -> dict[str, list[Any]]:
+def created(snapshot: Mapping[str, Any]) -> Changes:
     """A new client's entry: each audited field it has, from nothing."""
     return {f: [None, snapshot[f]] for f in AUDITED
             if snapshot.get(f) not in (None, [], {}) and snapshot.get(f) is not False}
@@ -67,6 +71,6 @@ async def record(conn: Connection, entries: Sequence[AuditEntry]) -> None:
                        [e.command_id for e in entries])
 
 
-def _jsonable(value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def _jsonable(value: Changes) -> Changes:
     return {k: [str(x) if isinstance(x, UUID | Decimal | date) else x for x in v]
             for k, v in value.items()}

@@ -13,6 +13,7 @@ from uuid import UUID
 from schemas.commands import ClientCommand
 from services.commands import sql
 from services.commands.errors import Refused
+from shared.audit import Changes
 from shared.db import Connection
 from shared.normalize import check_email, email_key
 
@@ -20,11 +21,10 @@ CONTACT_ACTIONS = ("invite_contact", "set_contact_role", "remove_contact")
 PRICE_ACTIONS = ("set_price_override", "remove_price_override")
 ACTIONS = CONTACT_ACTIONS + PRICE_ACTIONS
 RESULT_FIELD = "contact_id"
-Change = dict[str, list[Any]]
 
 
 async def apply(conn: Connection, c: ClientCommand, row: dict[str, Any], now: datetime
-                ) -> tuple[UUID | None, Change]:
+                ) -> tuple[UUID | None, Changes]:
     """The contact the command is about (none for a price), and what it changed."""
     if c.action in PRICE_ACTIONS:
         return None, await _price(conn, c, row, now)
@@ -52,7 +52,7 @@ async def apply(conn: Connection, c: ClientCommand, row: dict[str, Any], now: da
 
 
 async def _price(conn: Connection, c: ClientCommand, row: dict[str, Any], now: datetime
-                 ) -> Change:
+                 ) -> Changes:
     before = await conn.fetchrow(sql.PRICE_FOR_UPDATE, row["id"], c.product_id)
     old = None if before is None else _override(before)
     if c.action == "remove_price_override":

@@ -17,15 +17,15 @@ from services.commands import sql
 from services.commands.errors import Refused
 from shared import addresses as shared_addresses
 from shared.addresses import FIELDS, fingerprint
+from shared.audit import Changes
 from shared.db import Connection
 
 ACTIONS = ("add_address", "update_address", "remove_address", "default_address")
 EVENT_FIELD, RESULT_FIELD = "addresses", "address_id"  # client.updated's name; the result's
-Change = dict[str, list[Any]]
 
 
 async def apply(conn: Connection, c: ClientCommand, row: dict[str, Any], now: datetime
-                ) -> tuple[UUID, Change]:
+                ) -> tuple[UUID, Changes]:
     """The address the command is about, and what it changed (nothing: empty)."""
     if c.action == "add_address":
         assert c.address is not None
@@ -38,7 +38,7 @@ async def apply(conn: Connection, c: ClientCommand, row: dict[str, Any], now: da
                                         fingerprint(c.address))
             assert found is not None
             return found["id"], await _default(conn, dict(found), c.is_default, now)
-        change: Change = {"address": [None, _view(made)]}
+        change: Changes = {"address": [None, _view(made)]}
         return made["id"], {**change, **await _default(conn, dict(made), c.is_default, now)}
     assert c.address_id is not None
     current = await conn.fetchrow(sql.ADDRESS_FOR_UPDATE, c.address_id, row["id"])
@@ -74,7 +74,7 @@ async def apply(conn: Connection, c: ClientCommand, row: dict[str, Any], now: da
 
 
 async def add_given(conn: Connection, c: ClientCommand, row: dict[str, Any],
-                    given: list[TypedAddress], now: datetime) -> Change:
+                    given: list[TypedAddress], now: datetime) -> Changes:
     """`update`'s addresses, each added unless an equal one is there: what was added."""
     added = await shared_addresses.save(conn, [(row["store_id"], row["id"], a.type, a)
                                                for a in given], _source(c), now)
@@ -82,7 +82,7 @@ async def add_given(conn: Connection, c: ClientCommand, row: dict[str, Any],
 
 
 async def _default(conn: Connection, address: dict[str, Any], wanted: bool | None,
-                   now: datetime) -> Change:
+                   now: datetime) -> Changes:
     """Make `address` its type's default when asked and it is not already."""
     if not wanted or address["is_default"]:
         return {}

@@ -10,15 +10,15 @@ from uuid import UUID
 from schemas.commands import ClientCommand
 from services.commands import sql
 from services.commands.errors import Refused
+from shared.audit import Changes
 from shared.db import Connection
 
 ACTIONS = ("add_note", "edit_note", "remove_note")
 EVENT_FIELD, RESULT_FIELD = "notes_log", "note_id"  # client.updated's name; the result's
-Change = dict[str, list[Any]]
 
 
 async def apply(conn: Connection, c: ClientCommand, row: dict[str, Any], now: datetime
-                ) -> tuple[UUID, Change]:
+                ) -> tuple[UUID, Changes]:
     """The note the command is about, and what it changed (nothing: empty)."""
     if c.action == "add_note":
         assert c.note_text is not None
