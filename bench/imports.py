@@ -1,6 +1,6 @@
 """`clients import` wall time and memory, beside COPY of the same file in the same run.
 
-    python -m bench.imports [--rows 10000 1000000] [--workers 2]
+    python -m bench.imports [--rows 10000 1000000] [--workers 2] [--profile DIR]
 
 For each size: generates a CSV (realistic names, emails and phones; about 5% duplicates and 1%
 bad rows), runs `--workers` processes of `clients run imports relay` in consumer groups of their
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.ingest import DOMAINS, FIRST, LAST, peak_rss_mb
+from bench.ingest import DOMAINS, FIRST, LAST, peak_rss_mb, profiled
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
@@ -69,16 +69,16 @@ async def baseline_copy(settings: Settings, path: Path) -> float:
         await conn.close()
 
 
-async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, workers: int
-                     ) -> dict[str, object]:
+async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, workers: int,
+                     profile: str | None = None) -> dict[str, object]:
     bootstrap = settings.kafka_bootstrap_servers
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     await fast_forward(bootstrap, prefix + "imports", [IMPORT_CHUNKS])
     env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
     procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "run", "imports", "relay", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        for _ in range(workers)]
+        sys.executable, *profiled(profile, i), "-m", "services.cli", "run", "imports", "relay",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for i in range(workers)]
     try:
         deadline = time.monotonic() + 90
         while await group_members(bootstrap, prefix + "imports") != workers:
@@ -121,6 +121,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run the workers under cProfile, one .prof file each in DIR")
     args = parser.parse_args()
     settings = Settings()
     await prepare(settings)
@@ -133,7 +135,7 @@ async def main() -> None:
             make_file(path, n)
             store = await stores.create_store(pool, f"bench import {n}")
             copy_s = await baseline_copy(settings, path)
-            got = await run_import(settings, path, store.id, args.workers)
+            got = await run_import(settings, path, store.id, args.workers, args.profile)
             s = got["summary"]
             assert isinstance(s, dict)
             wall = float(got["wall_s"])  # type: ignore[arg-type]

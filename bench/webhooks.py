@@ -1,6 +1,7 @@
 """Webhook fan-out: signed deliveries/s and event-to-delivery latency, beside plain aiohttp.
 
-    python -m bench.webhooks [--events 5000] [--endpoints 4] [--workers 1]
+    python -m bench.webhooks [--events 5000] [--endpoints 4] [--workers 1] [--steady-rate 250]
+                             [--profile DIR]
 
 Runs a local receiver in another process and `--workers` processes of `clients run webhooks`,
 registers `--endpoints` endpoints on the receiver for one store, then two phases:
@@ -32,7 +33,7 @@ import aiohttp
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from bench.ingest import peak_rss_mb
+from bench.ingest import peak_rss_mb, profiled
 from services.webhooks import endpoints
 from shared import stores
 from shared.db import create_pool
@@ -125,17 +126,22 @@ async def phase(settings: Settings, http: aiohttp.ClientSession, base: str,
             "p50_ms": q[49], "p99_ms": q[98], "receiver_rss_mb": stats["peak_rss_mb"]}
 
 
-async def baseline(http: aiohttp.ClientSession, base: str, names: list[str], n: int) -> float:
+async def baseline(http: aiohttp.ClientSession, base: str, names: list[str], n: int,
+                   per_endpoint: int) -> float:
+    """n plain POSTs to each endpoint, at most `per_endpoint` in flight to each: the
+    dispatcher's own limit, so both sides run at the same concurrency."""
     body = client_event(uuid.uuid4()).model_dump_json().encode()
-    urls = [f"{base}/hooks/{name}" for name in names for _ in range(n)]
-    sem = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(url: str) -> None:
-        async with sem, http.post(url, data=body,
-                                  headers={"content-type": "application/json"}) as r:
-            await r.read()
+    async def endpoint(url: str) -> None:
+        sem = asyncio.Semaphore(per_endpoint)
+
+        async def one() -> None:
+            async with sem, http.post(url, data=body,
+                                      headers={"content-type": "application/json"}) as r:
+                await r.read()
+        await asyncio.gather(*(one() for _ in range(n)))
     started = time.perf_counter()
-    await asyncio.gather(*(one(u) for u in urls))
+    await asyncio.gather(*(endpoint(f"{base}/hooks/{name}") for name in names))
     return time.perf_counter() - started
 
 
@@ -146,10 +152,13 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--steady-rate", type=float, default=250,
                         help="events/s of the latency phase")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run the workers under cProfile, one .prof file each in DIR")
     args = parser.parse_args()
     allow = '["127.0.0.1/32"]'
     os.environ["WEBHOOK_ALLOWED_NETWORKS"] = allow
     settings = Settings()
+    per_endpoint = settings.webhook_max_per_endpoint
     await prepare(settings)
     pool = await create_pool(settings)
     port = free_port()
@@ -165,9 +174,9 @@ async def main() -> None:
     env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
            "WEBHOOK_ALLOWED_NETWORKS": allow, "GRACEFUL_TIMEOUT_S": "2"}
     workers = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "run", "webhooks", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        for _ in range(args.workers)]
+        sys.executable, *profiled(args.profile, i), "-m", "services.cli", "run", "webhooks",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for i in range(args.workers)]
     try:
         async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
@@ -184,7 +193,7 @@ async def main() -> None:
                 if time.monotonic() > deadline:
                     raise RuntimeError("receiver or workers did not start")
                 await asyncio.sleep(0.2)
-            raw_s = await baseline(http, base, live, args.events)
+            raw_s = await baseline(http, base, live, args.events, per_endpoint)
             healthy = await phase(settings, http, base, store.id, live, args.events)
             dead = await endpoints.add_endpoint(pool, settings, store.id,
                                                 f"{base}/hooks/dead0", [])
@@ -214,13 +223,15 @@ async def main() -> None:
               f"{f['deliveries'] / f['elapsed_s']:,.0f} deliveries/s (first publish to last "
               "delivery)")
         print(f"    event->delivery   p50 {f['p50_ms']:.0f} ms   p99 {f['p99_ms']:.0f} ms")
+        print(f"    ratio             {raw_s / f['elapsed_s']:.2f}x plain aiohttp")
     print(f"  latency phase, dead endpoint still there: {steady['deliveries']} deliveries, "
           f"{args.steady_rate:,.0f} events/s x {args.endpoints} endpoints")
     print(f"    event->delivery   p50 {steady['p50_ms']:.0f} ms   p99 {steady['p99_ms']:.0f} ms")
     print(f"  peak RSS            workers {[round(r) for r in rss]} MB, receiver "
           f"{degraded['receiver_rss_mb']:.0f} MB")
     print("  baseline (same run, same receiver):")
-    print(f"    plain aiohttp POSTs ({CONCURRENCY} concurrent)   {raw_s:.2f} s   "
+    print(f"    plain aiohttp POSTs ({per_endpoint} in flight per endpoint, as the dispatcher)"
+          f"   {raw_s:.2f} s   "
           f"{n / raw_s:,.0f} requests/s")
 
 

@@ -38,6 +38,7 @@ class Dispatcher:
         self.max_held = settings.webhook_max_in_flight * 2
         self.endpoint_share = settings.webhook_max_per_endpoint * 2
         self.held: Counter[object] = Counter()       # claimed, attempt not over, per endpoint
+        self.held_total = 0
         self.slots: dict[object, asyncio.Semaphore] = {}
         self.claimed: dict[int, Claimed] = {}        # claimed, not yet settled
         self.stopping = False
@@ -56,14 +57,16 @@ class Dispatcher:
                 self.wake.clear()
                 self.room.clear()
                 wanted = min(self.settings.webhook_claim_batch,
-                             self.max_held - sum(self.held.values()))
+                             self.max_held - self.held_total)
                 if wanted <= 0:
                     await first_of(stop, self.room, within=IDLE_POLL_S)
                     continue
                 got = await self._claim(wanted)
-                if got < wanted:  # nothing more due, or only for endpoints with full shares
+                if got == 0:  # nothing due, or only for endpoints with full shares
                     due = await until_due(self.pool, sql.NEXT_DUE, IDLE_POLL_S)
                     await first_of(stop, self.wake, self.room, within=due)
+                elif got < wanted:  # claimed all that was due: more comes with a NOTIFY
+                    await first_of(stop, self.wake, self.room, within=IDLE_POLL_S)
         finally:
             await self._drain()
             settler.cancel()
@@ -83,6 +86,7 @@ class Dispatcher:
                         tries=r["tries"], url=r["url"], secrets=secrets, body=r["body"])
             self.claimed[c.id] = c
             self.held[c.endpoint_id] += 1
+            self.held_total += 1
             task = asyncio.create_task(self._deliver(c))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -99,10 +103,17 @@ class Dispatcher:
                                      c.secrets)
         finally:
             self.held[c.endpoint_id] -= 1
-            if self.held[c.endpoint_id] <= 0:
+            self.held_total -= 1
+            left = self.held[c.endpoint_id]
+            if left <= 0:
                 del self.held[c.endpoint_id]
                 self.slots.pop(c.endpoint_id, None)
-            self.room.set()
+            # Room to claim when this endpoint's queue behind its slots has run dry, or half
+            # of everything held is done: claims come in batches, not one per attempt (one
+            # claim and one NEXT_DUE per finished attempt were half the database's time).
+            if left <= self.settings.webhook_max_per_endpoint \
+                    or self.held_total <= self.max_held // 2:
+                self.room.set()
         log.debug("webhook attempt", delivery_id=c.id, endpoint_id=str(c.endpoint_id),
                   event_id=str(c.event_id), status=attempt.status_code,
                   latency_ms=round(attempt.latency_ms, 1), error=attempt.error)

@@ -56,9 +56,12 @@ WHERE state = 'pending'"""
 # Settling and disabling both touch an endpoint and its deliveries: both take the endpoint row
 # first (settle: every endpoint of its batch, in id order), then deliveries, so they never wait
 # on each other crosswise (seen as a deadlock between `webhook disable` and a settle).
+# FOR NO KEY UPDATE, the lock an UPDATE of the endpoint takes: it still orders settle and
+# disable, but does not wait for the consumer's uncommitted deliveries, whose foreign keys hold
+# KEY SHARE on the endpoint (FOR UPDATE did: 1.4 ms a settle, waiting).
 LOCK_ENDPOINTS = """
 SELECT count(*) FROM (SELECT id FROM webhook_endpoints WHERE id = ANY ($1::uuid[])
-                      ORDER BY id FOR UPDATE) e"""
+                      ORDER BY id FOR NO KEY UPDATE) e"""
 
 # Attempt outcomes: the delivery's new state (a delivery of an endpoint disabled meanwhile
 # fails instead of being rescheduled), and the attempt appended to the log.
