@@ -125,6 +125,9 @@ async def _resolve_in_one_transaction(pool: Pool, commands: Sequence[UpsertComma
 
 async def _resolve(conn: Connection, commands: Sequence[UpsertCommand]) -> list[UpsertResult]:
     plan = _Plan(now=datetime.now(UTC))
+    if externals := [k for c in commands if (k := _external_key(c))]:
+        await conn.fetchval(sql.LOCK_EXTERNAL_IDS, [key for key, _ in externals],
+                            [ext for _, ext in externals])
     pending = await _skip_done_requests(conn, commands, plan)
     await _look_up(conn, [commands[i] for i in pending], plan)
     for i in pending:
