@@ -145,7 +145,7 @@ async def main() -> None:
             print(f"    peak RSS   clients import {got['cli_rss_mb']:.0f} MB, workers "
                   f"{[round(r) for r in got['worker_rss_mb']]} MB")  # type: ignore[attr-defined]
             print(f"    baseline   COPY of the same file: {copy_s:.2f} s, "
-                  f"{n / copy_s:,.0f} rows/s")
+                  f"{n / copy_s:,.0f} rows/s (the import: {copy_s / wall:.4f}x)")
             path.unlink()
     await pool.close()
 

@@ -1,19 +1,21 @@
 """Webhook fan-out: signed deliveries/s and event-to-delivery latency, beside plain aiohttp.
 
-    python -m bench.webhooks [--events 5000] [--endpoints 4] [--workers 1] [--steady-rate 250]
-                             [--profile DIR]
+    python -m bench.webhooks [--events 5000] [--endpoints 1 4] [--workers 1]
+                             [--steady-rate 1000] [--steady-s 4] [--profile DIR]
 
-Runs a local receiver in another process and `--workers` processes of `clients run webhooks`,
-registers `--endpoints` endpoints on the receiver for one store, then two phases:
+Runs a local receiver in another process; for each count in `--endpoints` (one endpoint, and
+many), `--workers` processes of `clients run webhooks` and that many endpoints on the receiver
+for a store of its own, then three phases:
 1. all endpoints live: `--events` client events published at once to clients.events.v1;
    deliveries/s from the first publish to the last delivery received, and p50/p99 of
    event time -> received time;
 2. the same with one more endpoint that accepts connections and never answers (dead): the live
    endpoints' figures again;
-3. latency: `--events`/5 more at a steady `--steady-rate` events/s, the dead endpoint still
-   there; p50/p99 event -> delivery when not queueing behind a burst.
+3. latency: `--steady-s` seconds at a steady `--steady-rate` deliveries/s (over all the
+   endpoints), the dead endpoint still there; p50/p99 event -> delivery when not queueing.
 Baseline from the same run: the same number of plain aiohttp POSTs (no signing, no database)
-from this process to the same receiver. Peak RSS of the workers and the receiver.
+from this process to the same receiver, at the dispatcher's concurrency (its per-endpoint limit
+for each endpoint). Peak RSS of the workers and the receiver.
 """
 
 import argparse
@@ -36,7 +38,7 @@ from aiokafka import AIOKafkaProducer
 from bench.ingest import peak_rss_mb, profiled
 from services.webhooks import endpoints
 from shared import stores
-from shared.db import create_pool
+from shared.db import Pool, create_pool
 from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.topics import EVENTS
@@ -145,38 +147,90 @@ async def baseline(http: aiohttp.ClientSession, base: str, names: list[str], n: 
     return time.perf_counter() - started
 
 
+async def run_case(settings: Settings, pool: Pool, http: aiohttp.ClientSession, base: str,
+                   n_endpoints: int, args: argparse.Namespace) -> None:
+    """One store with `n_endpoints` live endpoints and its own worker group: the three phases
+    and the baseline, printed."""
+    per_endpoint = settings.webhook_max_per_endpoint
+    store = await stores.create_store(pool, f"webhook bench {uuid.uuid4().hex[:6]}")
+    live = [f"live{i}" for i in range(n_endpoints)]
+    made = [await endpoints.add_endpoint(pool, settings, store.id, f"{base}/hooks/{name}", [])
+            for name in live]
+    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
+    await fast_forward(settings.kafka_bootstrap_servers, prefix + "webhooks", [EVENTS])
+    env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
+           "GRACEFUL_TIMEOUT_S": "2"}
+    workers = [await asyncio.create_subprocess_exec(
+        sys.executable, *profiled(args.profile, i), "-m", "services.cli", "run", "webhooks",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for i in range(args.workers)]
+    try:
+        deadline = time.monotonic() + 60
+        while await group_members(settings.kafka_bootstrap_servers,
+                                  prefix + "webhooks") != args.workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("workers did not start")
+            await asyncio.sleep(0.2)
+        raw_s = await baseline(http, base, live, args.events, per_endpoint)
+        healthy = await phase(settings, http, base, store.id, live, args.events)
+        made.append(await endpoints.add_endpoint(pool, settings, store.id,
+                                                 f"{base}/hooks/dead0", []))
+        degraded = await phase(settings, http, base, store.id, live, args.events)
+        rate = args.steady_rate / n_endpoints  # events/s: deliveries/s over the endpoints
+        steady = await phase(settings, http, base, store.id, live,
+                             max(1, int(rate * args.steady_s)), rate)
+        rss = [peak_rss_mb(w.pid) for w in workers]
+    finally:
+        for m in made:
+            await endpoints.set_enabled(pool, m["id"], False)
+        for w in workers:
+            if w.returncode is None:
+                w.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(w.wait() for w in workers))
+
+    n = args.events * n_endpoints
+    print(f"  {n_endpoints} endpoint(s): {args.events} events x {n_endpoints} = {n} signed "
+          "deliveries")
+    for title, f in (("all endpoints live", healthy),
+                     ("one more endpoint dead (never answers)", degraded)):
+        print(f"    {title}:")
+        print(f"      publish           {f['published_s']:.2f} s")
+        print(f"      all delivered     {f['elapsed_s']:.2f} s   "
+              f"{f['deliveries'] / f['elapsed_s']:,.0f} deliveries/s (first publish to last "
+              f"delivery) = {raw_s / f['elapsed_s']:.2f}x the baseline")
+        print(f"      event->delivery   p50 {f['p50_ms']:.0f} ms   p99 {f['p99_ms']:.0f} ms")
+    print(f"    latency phase, dead endpoint still there: {steady['deliveries']} deliveries at "
+          f"{args.steady_rate:,.0f}/s ({rate:,.0f} events/s x {n_endpoints})")
+    print(f"      event->delivery   p50 {steady['p50_ms']:.0f} ms   p99 {steady['p99_ms']:.0f} "
+          "ms")
+    print(f"    peak RSS            workers {[round(r) for r in rss]} MB, receiver "
+          f"{degraded['receiver_rss_mb']:.0f} MB")
+    print(f"    baseline (same run, same receiver): plain aiohttp POSTs, {per_endpoint} in "
+          f"flight per endpoint as the dispatcher: {raw_s:.2f} s, {n / raw_s:,.0f} requests/s")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=5000)
-    parser.add_argument("--endpoints", type=int, default=4)
+    parser.add_argument("--endpoints", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--steady-rate", type=float, default=250,
-                        help="events/s of the latency phase")
+    parser.add_argument("--steady-rate", type=float, default=1000,
+                        help="deliveries/s of the latency phase (over all endpoints)")
+    parser.add_argument("--steady-s", type=float, default=4,
+                        help="seconds of the latency phase")
     parser.add_argument("--profile", metavar="DIR",
                         help="run the workers under cProfile, one .prof file each in DIR")
     args = parser.parse_args()
-    allow = '["127.0.0.1/32"]'
-    os.environ["WEBHOOK_ALLOWED_NETWORKS"] = allow
+    os.environ["WEBHOOK_ALLOWED_NETWORKS"] = '["127.0.0.1/32"]'
     settings = Settings()
-    per_endpoint = settings.webhook_max_per_endpoint
     await prepare(settings)
     pool = await create_pool(settings)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     receiver = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.webhooks", "--receiver", str(port))
-    store = await stores.create_store(pool, f"webhook bench {uuid.uuid4().hex[:6]}")
-    live = [f"live{i}" for i in range(args.endpoints)]
-    made = [await endpoints.add_endpoint(pool, settings, store.id, f"{base}/hooks/{name}", [])
-            for name in live]
-    prefix = f"bench-{uuid.uuid4().hex[:8]}-"
-    await fast_forward(settings.kafka_bootstrap_servers, prefix + "webhooks", [EVENTS])
-    env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
-           "WEBHOOK_ALLOWED_NETWORKS": allow, "GRACEFUL_TIMEOUT_S": "2"}
-    workers = [await asyncio.create_subprocess_exec(
-        sys.executable, *profiled(args.profile, i), "-m", "services.cli", "run", "webhooks",
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        for i in range(args.workers)]
+    print(f"webhooks bench: {args.workers} worker process(es), {os.cpu_count()} cores; Kafka, "
+          "PostgreSQL and the receiver on this machine")
     try:
         async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
@@ -184,55 +238,18 @@ async def main() -> None:
             while True:
                 try:
                     async with http.get(f"{base}/stats"):
-                        pass
-                    if await group_members(settings.kafka_bootstrap_servers,
-                                           prefix + "webhooks") == args.workers:
                         break
                 except aiohttp.ClientError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("receiver or workers did not start")
-                await asyncio.sleep(0.2)
-            raw_s = await baseline(http, base, live, args.events, per_endpoint)
-            healthy = await phase(settings, http, base, store.id, live, args.events)
-            dead = await endpoints.add_endpoint(pool, settings, store.id,
-                                                f"{base}/hooks/dead0", [])
-            made.append(dead)
-            degraded = await phase(settings, http, base, store.id, live, args.events)
-            steady = await phase(settings, http, base, store.id, live,
-                                 max(1, args.events // 5), args.steady_rate)
-            rss = [peak_rss_mb(w.pid) for w in workers]
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the receiver did not start") from None
+                    await asyncio.sleep(0.2)
+            for n_endpoints in args.endpoints:
+                await run_case(settings, pool, http, base, n_endpoints, args)
     finally:
-        for m in made:
-            await endpoints.set_enabled(pool, m["id"], False)
-        for p in (*workers, receiver):
-            if p.returncode is None:
-                p.send_signal(signal.SIGTERM)
-        await asyncio.gather(*(p.wait() for p in (*workers, receiver)))
+        if receiver.returncode is None:
+            receiver.send_signal(signal.SIGTERM)
+        await receiver.wait()
         await pool.close()
-
-    n = args.events * args.endpoints
-    print(f"webhooks bench: {args.events} events x {args.endpoints} endpoints = {n} signed "
-          f"deliveries, {args.workers} worker process(es), {os.cpu_count()} cores; Kafka, "
-          "PostgreSQL and the receiver on this machine")
-    for title, f in (("all endpoints live", healthy),
-                     ("one more endpoint dead (never answers)", degraded)):
-        print(f"  {title}:")
-        print(f"    publish           {f['published_s']:.2f} s")
-        print(f"    all delivered     {f['elapsed_s']:.2f} s   "
-              f"{f['deliveries'] / f['elapsed_s']:,.0f} deliveries/s (first publish to last "
-              "delivery)")
-        print(f"    event->delivery   p50 {f['p50_ms']:.0f} ms   p99 {f['p99_ms']:.0f} ms")
-        print(f"    ratio             {raw_s / f['elapsed_s']:.2f}x plain aiohttp")
-    print(f"  latency phase, dead endpoint still there: {steady['deliveries']} deliveries, "
-          f"{args.steady_rate:,.0f} events/s x {args.endpoints} endpoints")
-    print(f"    event->delivery   p50 {steady['p50_ms']:.0f} ms   p99 {steady['p99_ms']:.0f} ms")
-    print(f"  peak RSS            workers {[round(r) for r in rss]} MB, receiver "
-          f"{degraded['receiver_rss_mb']:.0f} MB")
-    print("  baseline (same run, same receiver):")
-    print(f"    plain aiohttp POSTs ({per_endpoint} in flight per endpoint, as the dispatcher)"
-          f"   {raw_s:.2f} s   "
-          f"{n / raw_s:,.0f} requests/s")
 
 
 if __name__ == "__main__":

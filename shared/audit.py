@@ -54,9 +54,20 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
 
 
 def created(snapshot: Mapping[str, Any]) -> Changes:
-    """A new client's entry: each audited field it has, from nothing."""
-    return {f: [None, snapshot[f]] for f in AUDITED
-            if snapshot.get(f) not in (None, [], {}) and snapshot.get(f) is not False}
+    """A new client's entry: each audited field it has (not None, False or empty), from
+    nothing. By identity and type, not `in (None, [], {})`: that compared every UUID and
+    datetime with a list and a dict (a quarter of the resolver's own CPU under bench.imports)."""
+    out: Changes = {}
+    for f in AUDITED:
+        v = snapshot.get(f)
+        if v is None or v is False or (type(v) in _CONTAINERS and not v):
+            continue
+        out[f] = [None, v]
+    return out
+
+
+_CONTAINERS = (list, dict)
+_AS_IS = frozenset({str, int, float, bool, type(None), list, dict})
 
 
 async def record(conn: Connection, entries: Sequence[AuditEntry]) -> None:
@@ -72,5 +83,6 @@ async def record(conn: Connection, entries: Sequence[AuditEntry]) -> None:
 
 
 def _jsonable(value: Changes) -> Changes:
-    return {k: [str(x) if isinstance(x, UUID | Decimal | date) else x for x in v]
+    return {k: [x if type(x) in _AS_IS else str(x) if isinstance(x, UUID | Decimal | date)
+                else x for x in v]
             for k, v in value.items()}
