@@ -28,7 +28,7 @@ import aiohttp
 import asyncpg
 
 from bench._edge import until_healthy
-from bench.ingest import peak_rss_mb
+from bench.ingest import peak_rss_mb, profiled
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
@@ -124,7 +124,7 @@ async def baseline(settings: Settings, load: str, n: int, concurrency: int, rate
         await pool.close()
 
 
-async def start_services(settings: Settings, workers: int, port: int
+async def start_services(settings: Settings, workers: int, port: int, profile: str | None
                          ) -> list[asyncio.subprocess.Process]:
     prefix = f"bench-http-{uuid.uuid4().hex[:8]}-"
     for group, topic in (("ingest", INGEST), ("upsert", UPSERT)):
@@ -133,8 +133,9 @@ async def start_services(settings: Settings, workers: int, port: int
            "LOG_FORMAT": "json"}
     commands = [["edge"], *[["ingest", "upsert", "relay"]] * workers]
     procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "run", *c, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL) for c in commands]
+        sys.executable, *profiled(profile, i), "-m", "services.cli", "run", *c, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for i, c in enumerate(commands)]
     deadline = time.monotonic() + 90
     while await group_members(settings.kafka_bootstrap_servers, prefix + "upsert") != workers:
         if time.monotonic() > deadline:
@@ -149,6 +150,8 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--steady-rate", type=float, default=500)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run the edge (worker-0) and the pipeline under cProfile")
     args = parser.parse_args()
     settings = Settings()
     await prepare(settings)
@@ -156,7 +159,7 @@ async def main() -> None:
     store = await stores.create_store(pool, f"bench http {uuid.uuid4().hex[:6]}")
     key = await stores.create_key(pool, store.id, "bench")
     port = free_port()
-    procs = await start_services(settings, args.workers, port)
+    procs = await start_services(settings, args.workers, port, args.profile)
     rows: list[tuple[str, dict[str, float], dict[str, float]]] = []
     try:
         limit = max(*args.concurrency, 256)

@@ -54,7 +54,7 @@ def create_producer(settings: Settings) -> AIOKafkaProducer:
         client_id="clients-pipeline",
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=settings.kafka_linger_ms,
         max_batch_size=256 * 1024,
     )
 

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_linger_ms: int = Field(default=5, ge=0)
     database_url: str = "postgresql://clients@127.0.0.1:54320/clients"
     # The HTTP API's reads (lists, timeline, export) go here when set: a replica. Unset: the
     # primary. (Writes never do; a replica's lag shows as a read a moment behind a write.)
