@@ -129,6 +129,12 @@ async def main() -> None:
     pool = await create_pool(settings)
     print(f"import bench: {args.workers} worker process(es), {os.cpu_count()} cores; "
           "Kafka and PostgreSQL on this machine")
+    started = time.perf_counter()
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "--help", stdout=asyncio.subprocess.DEVNULL)
+    await probe.wait()
+    print(f"  `clients --help` (interpreter and imports, in every figure below): "
+          f"{time.perf_counter() - started:.2f} s")
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.rows:
             path = Path(tmp) / f"clients-{n}.csv"
