@@ -29,7 +29,13 @@ from uuid import UUID
 
 import asyncpg
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random,
+)
 
 from schemas.common import FieldError
 from schemas.events import ClientEvent
@@ -108,24 +114,86 @@ def _refused(c: UpsertCommand, error: asyncpg.PostgresError) -> UpsertResult:
                         errors=[FieldError(field=field_name, message=str(error))])
 
 
+def _retrying(attempts: int) -> AsyncRetrying:
+    return AsyncRetrying(retry=retry_if_exception_type(RETRYABLE),
+                         stop=stop_after_attempt(attempts), wait=wait_random(0.005, 0.05),
+                         reraise=True, before=_log_retry)
+
+
+def _log_retry(state: RetryCallState) -> None:
+    if state.attempt_number > 1:
+        log.info("resolver retry after a concurrent write", attempt=state.attempt_number)
+
+
 async def _resolve_in_one_transaction(pool: Pool, commands: Sequence[UpsertCommand],
                                       attempts: int) -> list[UpsertResult]:
-    retrying = AsyncRetrying(retry=retry_if_exception_type(RETRYABLE),
-                             stop=stop_after_attempt(attempts), wait=wait_random(0.005, 0.05),
-                             reraise=True)
-    async for attempt in retrying:
+    """Every command whose external id no other transaction holds, in one transaction; the
+    others, and every command of the batch about the same people, in a second one that waits
+    for those transactions to commit (so it finds what they wrote). Two workers whose batches
+    share a person then run side by side instead of one waiting out the other's batch."""
+    results: dict[int, UpsertResult] = {}
+    later: list[int] = []
+    async for attempt in _retrying(attempts):
         with attempt:
-            if attempt.retry_state.attempt_number > 1:
-                log.info("resolver retry after a concurrent write",
-                         attempt=attempt.retry_state.attempt_number)
             async with pool.acquire() as conn, conn.transaction():
-                return await _resolve(conn, commands)
-    raise AssertionError("unreachable")  # AsyncRetrying(reraise=True) raises on the last try
+                later = await _busy_people(conn, commands)
+                now = [i for i in range(len(commands)) if i not in set(later)]
+                got = await _resolve(conn, [commands[i] for i in now], lock=False) if now else []
+            results = dict(zip(now, got, strict=True))
+    if later:
+        async for attempt in _retrying(attempts):
+            with attempt:
+                async with pool.acquire() as conn, conn.transaction():
+                    got = await _resolve(conn, [commands[i] for i in later])
+                results.update(zip(later, got, strict=True))
+    return [results[i] for i in range(len(commands))]
 
 
-async def _resolve(conn: Connection, commands: Sequence[UpsertCommand]) -> list[UpsertResult]:
+async def _busy_people(conn: Connection, commands: Sequence[UpsertCommand]) -> list[int]:
+    """Locks the batch's external ids that are free; returns the commands that must wait: those
+    of an external id another transaction holds, and every command sharing an external id, an
+    email or a request id with one of them (in their order)."""
+    externals = [k for c in commands if (k := _external_key(c))]
+    if not externals:
+        return []
+    busy = {(r["key_id"], r["external_id"]) for r in await conn.fetch(
+        sql.TRY_LOCK_EXTERNAL_IDS, [key for key, _ in externals], [ext for _, ext in externals])}
+    return _with_their_people(commands, busy) if busy else []
+
+
+def _with_their_people(commands: Sequence[UpsertCommand], busy: set[tuple[UUID, str]]
+                       ) -> list[int]:
+    """The commands of a busy external id, and (transitively) every command sharing an external
+    id, an email key or a request id with one of them."""
+    holders: dict[tuple[Any, ...], list[int]] = {}
+    for i, c in enumerate(commands):
+        for k in _person_keys(c):
+            holders.setdefault(k, []).append(i)
+    todo = [i for i, c in enumerate(commands) if _external_key(c) in busy]
+    waiting = set(todo)
+    while todo:
+        for k in _person_keys(commands[todo.pop()]):
+            fresh = [j for j in holders[k] if j not in waiting]
+            waiting.update(fresh)
+            todo += fresh
+    return sorted(waiting)
+
+
+def _person_keys(c: UpsertCommand) -> list[tuple[Any, ...]]:
+    keys: list[tuple[Any, ...]] = [("request", c.store_id, c.integration_key_id, c.request_id)]
+    if external := _external_key(c):
+        keys.append(("external", *external))
+    if c.email_key:
+        keys.append(("email", c.store_id, c.email_key))
+    return keys
+
+
+async def _resolve(conn: Connection, commands: Sequence[UpsertCommand], lock: bool = True
+                   ) -> list[UpsertResult]:
+    """Resolve `commands` in the caller's transaction; `lock`: first wait for (and take) their
+    external ids' locks (the caller holds them already when False)."""
     plan = _Plan(now=datetime.now(UTC))
-    if externals := [k for c in commands if (k := _external_key(c))]:
+    if lock and (externals := [k for c in commands if (k := _external_key(c))]):
         await conn.fetchval(sql.LOCK_EXTERNAL_IDS, [key for key, _ in externals],
                             [ext for _, ext in externals])
     pending = await _skip_done_requests(conn, commands, plan)

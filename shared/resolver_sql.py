@@ -4,13 +4,25 @@ Per-row arrays and maps (tags, external ids) travel as JSON text, one string per
 of a text[][] would flatten it, and asyncpg reads a list of lists as a 2-D array.
 """
 
-# The batch's external ids, locked for the transaction before anything is looked up, in one
-# order (so two batches never wait on each other crosswise). Two records of one external id with
-# different emails land on different partitions, hence on different workers: without the lock
-# both missed the other's uncommitted mapping, and the loser's whole batch was rolled back and
-# resolved again (bench.ingest: 76 of 215 batches, a third of the database's time). With it the
-# later batch waits for the earlier one's commit and then simply finds the mapping. The
-# two-key form: a key space of its own, apart from every single-key advisory lock here.
+# A batch's external ids, locked for its transaction before anything is looked up. Two records
+# of one external id with different emails land on different partitions, hence on different
+# workers: without the lock both missed the other's uncommitted mapping, and the loser's whole
+# batch was rolled back and redone (bench.ingest: 76 of 215 batches, a third of the database's
+# time). The two-key form: a key space of its own, apart from every single-key advisory lock.
+#
+# First without waiting (TRY_LOCK_EXTERNAL_IDS answers the ids another transaction holds: their
+# commands wait for a second transaction, and the rest of the batch goes on), then, for those,
+# waiting, in one order so that two batches never wait on each other crosswise.
+TRY_LOCK_EXTERNAL_IDS = """
+WITH keys AS (
+    SELECT key_id, external_id, hashtext(key_id::text || '/' || external_id) AS k
+    FROM unnest($1::uuid[], $2::text[]) AS t(key_id, external_id)
+), busy AS (
+    SELECT k FROM (SELECT DISTINCT k FROM keys ORDER BY k) s
+    WHERE NOT pg_try_advisory_xact_lock(1, k)
+)
+SELECT key_id, external_id FROM keys WHERE k IN (SELECT k FROM busy)"""
+
 LOCK_EXTERNAL_IDS = """
 SELECT count(pg_advisory_xact_lock(1, k)) FROM (
     SELECT DISTINCT hashtext(key_id::text || '/' || external_id) AS k

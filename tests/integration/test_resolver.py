@@ -256,6 +256,33 @@ async def test_one_client_per_external_id_when_two_emails_race(
     assert [r["client_id"] for r in mapped] == [a.client_id]
 
 
+async def test_a_batch_goes_on_while_another_transaction_holds_one_of_its_people(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    """Another worker's open transaction has external id woo-2: in a batch with a record of
+    woo-2 (another email) and one of somebody else, the other person is committed at once; the
+    record of woo-2 waits for that transaction, then matches its client."""
+    first = command(key, email="held@race.com", external_id="woo-2")
+    batch = [command(key, email="moved@race.com", external_id="woo-2"),
+             command(key, email="free@race.com", external_id="woo-3")]
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        (a,) = await _resolve(conn, [first])           # written, not yet committed
+        racer = asyncio.create_task(resolve_batch(pool, batch))
+
+        async def free_committed() -> bool:
+            return bool(await pool.fetchval(
+                "SELECT count(*) FROM clients WHERE store_id = $1 AND email_key = $2",
+                key.store_id, "free@race.com"))
+        await eventually(free_committed)
+        assert not racer.done()
+        await tx.commit()
+    moved, free = await racer
+    assert (moved.outcome, moved.client_id) == ("matched_external_id", a.client_id)
+    assert free.outcome == "created"
+    assert await live_clients(pool, key.store_id) == 2
+
+
 async def test_an_external_id_of_an_archived_client_moves_to_the_new_one(
         pool: Pool, key: stores.IssuedKey) -> None:
     (a,) = await resolve_batch(pool, [command(key, email="gone@x.com", external_id="e-9")])
