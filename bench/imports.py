@@ -6,7 +6,8 @@ For each size: generates a CSV (realistic names, emails and phones; about 5% dup
 bad rows), runs `--workers` processes of `clients run imports relay` in consumer groups of their
 own, and times `clients import FILE --json` from command start to its final summary. Prints rows/s,
 the peak RSS of the CLI and of each worker, and the baseline: COPY of the same file into a scratch
-table.
+table. Runs in a database of its own (`<DATABASE_URL's>_bench_imports`), made afresh and dropped
+at the end: each run starts from the same empty database.
 """
 
 import argparse
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench._scratch import drop_database, scratch_database
 from bench.ingest import DOMAINS, FIRST, LAST, peak_rss_mb, profiled
 from shared import stores
 from shared.db import create_pool
@@ -74,7 +76,8 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
     bootstrap = settings.kafka_bootstrap_servers
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     await fast_forward(bootstrap, prefix + "imports", [IMPORT_CHUNKS])
-    env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json"}
+    env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
+           "DATABASE_URL": settings.database_url}
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, *profiled(profile, i), "-m", "services.cli", "run", "imports", "relay",
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
@@ -88,7 +91,8 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
         start = time.perf_counter()
         cli = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services.cli", "import", str(path), "--store", str(store_id),
-            "--json", env={**os.environ, "LOG_LEVEL": "WARNING"},
+            "--json", env={**os.environ, "LOG_LEVEL": "WARNING",
+                           "DATABASE_URL": settings.database_url},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
         cli_rss = 0.0
 
@@ -124,11 +128,15 @@ async def main() -> None:
     parser.add_argument("--profile", metavar="DIR",
                         help="run the workers under cProfile, one .prof file each in DIR")
     args = parser.parse_args()
-    settings = Settings()
+    # A fresh database per run: a million-row import leaves a million clients (and an
+    # append-only audit log) that would slow every later run and the tests' database.
+    base = Settings()
+    settings = base.model_copy(update={"database_url": await scratch_database(
+        base.database_url, "bench_imports", fresh=True)})
     await prepare(settings)
     pool = await create_pool(settings)
     print(f"import bench: {args.workers} worker process(es), {os.cpu_count()} cores; "
-          "Kafka and PostgreSQL on this machine")
+          "Kafka and PostgreSQL on this machine; a fresh database")
     started = time.perf_counter()
     probe = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", "--help", stdout=asyncio.subprocess.DEVNULL)
@@ -154,6 +162,7 @@ async def main() -> None:
                   f"{n / copy_s:,.0f} rows/s (the import: {copy_s / wall:.4f}x)")
             path.unlink()
     await pool.close()
+    await drop_database(settings.database_url)
 
 
 if __name__ == "__main__":

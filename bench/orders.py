@@ -25,16 +25,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from bench._scratch import scratch_database
 from bench.ingest import baseline_kafka, peak_rss_mb
 from services.orders.segments import move_segments
 from shared import stores
 from shared.db import create_pool
-from shared.migrate import migrate
 from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.stats import Rules
@@ -144,16 +142,7 @@ def _not_recordable(events: list[dict[str, Any]]) -> int:
 
 
 async def bench_segments(settings: Settings, clients: int, moving: float) -> dict[str, Any]:
-    parts = urlsplit(settings.database_url)
-    name = parts.path.lstrip("/") + "_bench_orders"
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    await migrate(url)
+    url = await scratch_database(settings.database_url, "bench_orders", fresh=False)
     pool = await create_pool(settings.model_copy(update={"database_url": url}))
     rules = Rules.of(settings)
     now = datetime.now(UTC)
