@@ -6,10 +6,12 @@
    the first-touch source, record the touch, fill only blank fields, `duplicate: true`.
 3. Else create, stamped with the source.
 
-A batch is one transaction with a fixed number of round trips. Commands about the same person
-inside a batch are folded in order (the first creates, the later ones match it). Across
-transactions the partial unique index on (store_id, email_key) decides: a create that loses the
-race rolls the batch back and the retry finds the winner's row, so one person is one row.
+A batch is one transaction with a fixed number of round trips; two when another transaction
+holds one of its external ids: the commands about that person wait for it in the second (see
+resolver_sql.TRY_LOCK_EXTERNAL_IDS). Commands about the same person inside a batch are folded in
+order (the first creates, the later ones match it). Across transactions the partial unique index
+on (store_id, email_key) decides: a create that loses the race rolls the batch back and the
+retry finds the winner's row, so one person is one row.
 Already-processed request ids (their touch is recorded) return the recorded result and write
 nothing.
 
@@ -94,7 +96,7 @@ async def resolve_batch(pool: Pool, commands: Sequence[UpsertCommand],
     if not commands:
         return []
     try:
-        return await _resolve_in_one_transaction(pool, commands, attempts)
+        return await _resolve_in_transactions(pool, commands, attempts)
     except REFUSED as e:
         if len(commands) == 1:
             log.warning("command refused by the database", request_id=commands[0].request_id,
@@ -125,7 +127,7 @@ def _log_retry(state: RetryCallState) -> None:
         log.info("resolver retry after a concurrent write", attempt=state.attempt_number)
 
 
-async def _resolve_in_one_transaction(pool: Pool, commands: Sequence[UpsertCommand],
+async def _resolve_in_transactions(pool: Pool, commands: Sequence[UpsertCommand],
                                       attempts: int) -> list[UpsertResult]:
     """Every command whose external id no other transaction holds, in one transaction; the
     others, and every command of the batch about the same people, in a second one that waits
@@ -137,7 +139,8 @@ async def _resolve_in_one_transaction(pool: Pool, commands: Sequence[UpsertComma
         with attempt:
             async with pool.acquire() as conn, conn.transaction():
                 later = await _busy_people(conn, commands)
-                now = [i for i in range(len(commands)) if i not in set(later)]
+                waiting = set(later)
+                now = [i for i in range(len(commands)) if i not in waiting]
                 got = await _resolve(conn, [commands[i] for i in now], lock=False) if now else []
             results = dict(zip(now, got, strict=True))
     if later:
