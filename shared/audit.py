@@ -53,10 +53,15 @@ def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
     return {f: [before.get(f), after.get(f)] for f in AUDITED if before.get(f) != after.get(f)}
 
 
+_CONTAINERS = (list, dict)
+_AS_IS = frozenset({str, int, float, bool, type(None), list, dict})
+
+
 def created(snapshot: Mapping[str, Any]) -> Changes:
     """A new client's entry: each audited field it has (not None, False or empty), from
     nothing. By identity and type, not `in (None, [], {})`: that compared every UUID and
-    datetime with a list and a dict (a quarter of the resolver's own CPU under bench.imports)."""
+    datetime with a list and a dict (23 µs a client under cProfile in bench.imports, about a
+    tenth of the resolver's time there)."""
     out: Changes = {}
     for f in AUDITED:
         v = snapshot.get(f)
@@ -64,10 +69,6 @@ def created(snapshot: Mapping[str, Any]) -> Changes:
             continue
         out[f] = [None, v]
     return out
-
-
-_CONTAINERS = (list, dict)
-_AS_IS = frozenset({str, int, float, bool, type(None), list, dict})
 
 
 async def record(conn: Connection, entries: Sequence[AuditEntry]) -> None:

@@ -156,11 +156,11 @@ async def _busy_people(conn: Connection, commands: Sequence[UpsertCommand]) -> l
     """Locks the batch's external ids that are free; returns the commands that must wait: those
     of an external id another transaction holds, and every command sharing an external id, an
     email or a request id with one of them (in their order)."""
-    externals = [k for c in commands if (k := _external_key(c))]
-    if not externals:
+    keys, exts = _external_columns(commands)
+    if not keys:
         return []
-    busy = {(r["key_id"], r["external_id"]) for r in await conn.fetch(
-        sql.TRY_LOCK_EXTERNAL_IDS, [key for key, _ in externals], [ext for _, ext in externals])}
+    busy = {(r["key_id"], r["external_id"])
+            for r in await conn.fetch(sql.TRY_LOCK_EXTERNAL_IDS, keys, exts)}
     return _with_their_people(commands, busy) if busy else []
 
 
@@ -196,9 +196,8 @@ async def _resolve(conn: Connection, commands: Sequence[UpsertCommand], lock: bo
     """Resolve `commands` in the caller's transaction; `lock`: first wait for (and take) their
     external ids' locks (the caller holds them already when False)."""
     plan = _Plan(now=datetime.now(UTC))
-    if lock and (externals := [k for c in commands if (k := _external_key(c))]):
-        await conn.fetchval(sql.LOCK_EXTERNAL_IDS, [key for key, _ in externals],
-                            [ext for _, ext in externals])
+    if lock and (columns := _external_columns(commands))[0]:
+        await conn.fetchval(sql.LOCK_EXTERNAL_IDS, *columns)
     pending = await _skip_done_requests(conn, commands, plan)
     await _look_up(conn, [commands[i] for i in pending], plan)
     for i in pending:
@@ -232,10 +231,9 @@ async def _skip_done_requests(conn: Connection, commands: Sequence[UpsertCommand
 
 
 async def _look_up(conn: Connection, commands: Sequence[UpsertCommand], plan: _Plan) -> None:
-    externals = [k for c in commands if (k := _external_key(c))]
-    if externals:
-        rows = await conn.fetch(sql.BY_EXTERNAL_ID, [key for key, _ in externals],
-                                [ext for _, ext in externals])
+    keys, exts = _external_columns(commands)
+    if keys:
+        rows = await conn.fetch(sql.BY_EXTERNAL_ID, keys, exts)
         plan.known_external = {(r["integration_key_id"], r["external_id"]): r["client_id"]
                                for r in rows}
         plan.by_external.update(plan.known_external)
@@ -245,6 +243,12 @@ async def _look_up(conn: Connection, commands: Sequence[UpsertCommand], plan: _P
                                 [c.email_key for c in with_email])
         for r in rows:  # a live holder first; else the client a merged holder joined
             plan.by_email.setdefault((r["store_id"], r["email_key"]), r["id"])
+
+
+def _external_columns(commands: Sequence[UpsertCommand]) -> tuple[list[UUID], list[str]]:
+    """The commands' step-1 keys as two arrays (integration keys, external ids) for unnest()."""
+    externals = [k for c in commands if (k := _external_key(c))]
+    return [key for key, _ in externals], [ext for _, ext in externals]
 
 
 def _external_key(c: UpsertCommand) -> tuple[UUID, str] | None:
