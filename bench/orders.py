@@ -1,7 +1,7 @@
 """Orders into stats, and the daily segment job, beside raw baselines from the same run.
 
     python -m bench.orders [--orders 50000] [--customers 10000] [--workers 1]
-                           [--segment-clients 1000000] [--moving 0.1]
+                           [--segment-clients 1000000] [--moving 0.1] [--profile DIR]
 
 1. Order events: `--workers` processes of `clients run orders` in consumer groups of their own;
    N events published at once (about 60% order.placed for `--customers` people, 30% paid, 5%
@@ -29,7 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench._scratch import scratch_database
-from bench.ingest import baseline_kafka, peak_rss_mb
+from bench.ingest import baseline_kafka, peak_rss_mb, profiled
 from services.orders.segments import move_segments
 from shared import stores
 from shared.db import create_pool
@@ -76,16 +76,16 @@ def make_events(store_id: uuid.UUID, n: int, customers: int, seed: int = 5
 
 
 async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: int,
-                     store_id: uuid.UUID) -> dict[str, Any]:
+                     store_id: uuid.UUID, profile: str | None = None) -> dict[str, Any]:
     bootstrap = settings.kafka_bootstrap_servers
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     await fast_forward(bootstrap, prefix + "orders", [ORDERS])
     env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
            "SEGMENTS_JOB_INTERVAL_S": "86400"}
     procs = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "run", "orders", env=env,
+        sys.executable, *profiled(profile, i), "-m", "services.cli", "run", "orders", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        for _ in range(workers)]
+        for i in range(workers)]
     pool = await create_pool(settings)
     try:
         deadline = time.monotonic() + 90
@@ -202,6 +202,8 @@ async def main() -> None:
     parser.add_argument("--segment-clients", type=int, default=1_000_000)
     parser.add_argument("--moving", type=float, default=0.1)
     parser.add_argument("--only", choices=["orders", "segments"])
+    parser.add_argument("--profile", metavar="DIR",
+                        help="run the workers under cProfile, writing DIR/worker-N.prof")
     args = parser.parse_args()
     settings = Settings()
     await prepare(settings)
@@ -212,7 +214,7 @@ async def main() -> None:
         await pool.close()
         events = make_events(store.id, args.orders, args.customers)
         kafka_s = await baseline_kafka(settings, events)
-        figures = await run_orders(settings, events, args.workers, store.id)
+        figures = await run_orders(settings, events, args.workers, store.id, args.profile)
         n = len(events)
         rate = n / figures["elapsed_s"]
         print(f"  {n:,} order events, {args.customers:,} customers, {args.workers} worker(s)")
