@@ -1,10 +1,7 @@
-"""Kafka clients: the FastStream broker (consuming) and the producer (publishing).
+"""Consuming: the FastStream broker and the batch subscriber every consumer uses.
 
 Every subscriber chooses its ack policy explicitly; the broker's default is NACK_ON_ERROR.
-Publishing goes through one aiokafka producer per process: per-message keys, acks from all
-in-sync replicas, idempotence on, and a short linger so that messages published together travel
-in the same produce request. (FastStream's own publish path costs several times more per message
-on these machines, measured with bench/ingest.py; its consumer metrics stay in /metrics.)
+Publishing is shared/publish.py's (one aiokafka producer per process).
 """
 
 import asyncio
@@ -14,7 +11,7 @@ from itertools import chain
 from typing import TypeVar
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker, KafkaRouter
@@ -45,17 +42,6 @@ def create_broker(settings: Settings, registry: CollectorRegistry) -> KafkaBroke
         # through the standard library into our formatter (shared/logging.py).
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,
-    )
-
-
-def create_producer(settings: Settings) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        bootstrap_servers=servers(settings.kafka_bootstrap_servers),
-        client_id="clients-pipeline",
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=settings.kafka_linger_ms,
-        max_batch_size=256 * 1024,
     )
 
 

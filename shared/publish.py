@@ -1,8 +1,14 @@
-"""Publishing many messages, each with its own key, and waiting for all acks together.
+"""Publishing: the producer, and many messages, each with its own key, acked together.
 
-Each message keeps its own key and aiokafka packs them into produce batches (linger_ms).
-Returns only when every one is acked, so a caller that commits offsets afterwards never commits
-past an unpublished message.
+Publishing goes through one aiokafka producer per process: per-message keys, acks from all
+in-sync replicas, idempotence on, and a short linger so that messages published together travel
+in the same produce request. (FastStream's own publish path costs several times more per message
+on these machines, measured with bench/ingest.py; its consumer metrics stay in /metrics.) Kept
+apart from shared/broker.py so that a command that only publishes (`clients import`) does not
+import FastStream.
+
+publish_keyed returns only when every message is acked, so a caller that commits offsets
+afterwards never commits past an unpublished message.
 """
 
 import asyncio
@@ -11,7 +17,20 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
+from shared.settings import Settings, servers
+
 JSON_HEADERS = [("content-type", b"application/json")]
+
+
+def create_producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=servers(settings.kafka_bootstrap_servers),
+        client_id="clients-pipeline",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=settings.kafka_linger_ms,
+        max_batch_size=256 * 1024,
+    )
 
 
 async def publish_keyed(producer: AIOKafkaProducer, topic: str,

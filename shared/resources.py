@@ -8,9 +8,10 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 
-from shared.broker import create_broker, create_producer
+from shared.broker import create_broker
 from shared.db import Pool, create_pool
 from shared.notify import Listener
+from shared.publish import create_producer
 from shared.settings import Settings
 
 

@@ -25,10 +25,9 @@ from services.imports import sql
 from services.imports.errors import JobNotFoundError, MissingColumnsError
 from services.imports.files import Mapping, map_header, open_table
 from services.imports.logic import progress_of
-from shared.broker import create_producer
 from shared.db import Pool
 from shared.normalize import email_key
-from shared.publish import publish_keyed
+from shared.publish import create_producer, publish_keyed
 from shared.settings import Settings, servers
 from shared.stores import StoreNotFoundError, region_of
 from shared.topics import IMPORT_CHUNKS, IMPORT_PROGRESS

@@ -10,9 +10,9 @@ import pytest
 
 from services.relay import logic as relay
 from services.relay import sql
-from shared.broker import create_producer
 from shared.db import Pool
 from shared.outbox import add_events, client_event
+from shared.publish import create_producer
 from shared.settings import Settings
 from shared.topics import EVENTS
 from tests.conftest import eventually
