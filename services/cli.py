@@ -3,6 +3,7 @@ keys, members); each feature adds its own subcommands (its Service's `commands`)
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
 from typing import Any
@@ -10,13 +11,12 @@ from uuid import UUID
 
 import structlog
 
-from services.registry import SERVICES
+from services import registry
 from shared import access, stores
 from shared.cli import Handler, UsageError, execute, with_pool
 from shared.db import Pool
 from shared.logging import configure_logging
 from shared.migrate import migrate
-from shared.runner import run
 from shared.settings import Settings
 from shared.topics import ensure_topics, project_topics
 
@@ -70,10 +70,12 @@ async def cmd_member(settings: Settings, args: argparse.Namespace) -> Any:
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    unknown = [n for n in args.services if n not in SERVICES]
+    from shared.runner import run  # FastStream and uvicorn: only for the command that runs them
+
+    unknown = [n for n in args.services if n not in registry.APPS]
     if unknown:
-        raise UsageError(f"unknown service(s) {unknown}; known: {sorted(SERVICES)}")
-    services = [SERVICES[n] for n in (args.services or SERVICES)]
+        raise UsageError(f"unknown service(s) {unknown}; known: {sorted(registry.APPS)}")
+    services = [registry.service(n) for n in (args.services or registry.APPS)]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -123,15 +125,14 @@ def _parser() -> argparse.ArgumentParser:
     for action in member.choices.values():
         action.set_defaults(fn=cmd_member)
 
-    # Each feature adds its own subcommands (its Service's `commands`).
+    # Each feature adds its own subcommands.
     groups = {"store": store, "key": key, "member": member}
-    for service in SERVICES.values():
-        if service.commands is not None:
-            service.commands(sub, groups)
+    for module in registry.COMMANDS:
+        importlib.import_module(module).commands(sub, groups)
 
     runp = sub.add_parser("run", help="run services (all by default)")
     runp.add_argument("services", nargs="*", metavar="SERVICE",
-                      help=f"any of: {', '.join(SERVICES)}")
+                      help=f"any of: {', '.join(registry.APPS)}")
     runp.set_defaults(fn=cmd_run)
     return parser
 

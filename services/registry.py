@@ -1,18 +1,42 @@
-"""Every service `clients run` knows, by name. The one place that imports all of them."""
+"""Every service `clients run` knows, and every module that adds `clients` subcommands, by name.
 
-from services.attestations.app import SERVICE as ATTESTATIONS
-from services.commands.app import SERVICE as COMMANDS
-from services.delivery.app import SERVICE as DELIVERY
-from services.edge.app import SERVICE as EDGE
-from services.eraser.app import SERVICE as ERASER
-from services.imports.app import SERVICE as IMPORTS
-from services.ingest.app import SERVICE as INGEST
-from services.orders.app import SERVICE as ORDERS
-from services.relay.app import SERVICE as RELAY
-from services.upsert.app import SERVICE as UPSERT
-from services.webhooks.app import SERVICE as WEBHOOKS
-from shared.runner import Service
+Nothing is imported before it is used. Importing every service to build the command line (FastAPI
+and the edge's routes, FastStream, aiohttp, each worker's handlers) made `clients --help` take
+1.6 s and every command pay it (`python -X importtime -m services.cli --help`); a subcommand now
+imports its own feature, and `clients run X` the services it runs.
+"""
 
-SERVICES: dict[str, Service] = {s.name: s for s in (EDGE, INGEST, UPSERT, IMPORTS, RELAY,
-                                                      WEBHOOKS, DELIVERY, COMMANDS, ERASER,
-                                                      ATTESTATIONS, ORDERS)}
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.runner import Service
+
+# name -> the module whose SERVICE it is
+APPS = {
+    "edge": "services.edge.app",
+    "ingest": "services.ingest.app",
+    "upsert": "services.upsert.app",
+    "imports": "services.imports.app",
+    "relay": "services.relay.app",
+    "webhooks": "services.webhooks.app",
+    "delivery": "services.delivery.app",
+    "commands": "services.commands.app",
+    "eraser": "services.eraser.app",
+    "attestations": "services.attestations.app",
+    "orders": "services.orders.app",
+}
+
+# Modules with a `commands(sub, groups)` that adds a feature's subcommands (shared/cli.py).
+COMMANDS = (
+    "services.edge.commands",
+    "services.edge.privacy_cli",
+    "services.imports.commands",
+    "services.webhooks.commands",
+    "services.delivery.commands",
+)
+
+
+def service(name: str) -> "Service":
+    service: Service = importlib.import_module(APPS[name]).SERVICE
+    return service

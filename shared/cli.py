@@ -1,7 +1,7 @@
 """What every feature's subcommands share: a pool for the command, JSON out, one way to fail.
 
-A feature adds its subcommands with a `commands(sub, groups)` function on its `Service`
-(services/registry.py lists them); `services/cli.py` only builds the root parser, calls them,
+A feature adds its subcommands with a `commands(sub, groups)` function in a module that
+services/registry.py lists (COMMANDS); `services/cli.py` only builds the root parser, calls them,
 and runs the chosen command through `execute`.
 """
 

@@ -37,8 +37,6 @@ class Service:
     asgi: Callable[[Deps], ASGIApp] | None = None
     # A loop that runs until the event is set, finishing its current round first.
     background: Callable[[Deps, asyncio.Event], Coroutine[Any, Any, None]] | None = None
-    # Adds the feature's subcommands to `clients` (shared/cli.py): (subparsers, named groups).
-    commands: Callable[[Any, dict[str, Any]], None] | None = None
 
 
 class _EdgeServer(uvicorn.Server):

@@ -23,7 +23,7 @@ import asyncpg
 import httpx
 import pytest
 
-from services.registry import SERVICES
+from services.registry import service
 from shared import stores
 from shared.db import Pool, create_pool
 from shared.migrate import migrate
@@ -189,7 +189,7 @@ async def pipeline(settings: Settings, pool: Pool) -> AsyncIterator[Pipeline]:
                          ("orders", ORDERS)):
         await fast_forward(s.kafka_bootstrap_servers, prefix + group, [topic])
     stop = asyncio.Event()
-    runner = asyncio.create_task(run(s, [SERVICES[n] for n in ("edge", "ingest", "upsert",
+    runner = asyncio.create_task(run(s, [service(n) for n in ("edge", "ingest", "upsert",
                                                                 "imports", "relay",
                                                                 "commands", "attestations",
                                                                 "orders")],

@@ -4,7 +4,6 @@ FastAPI serves `/v1` (and describes it at /openapi.json, generated from schemas/
 Integration API, provider callbacks, health and metrics are plain routes that read their raw
 bodies themselves (signatures, size caps, their own error shapes)."""
 
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +12,7 @@ from starlette.exceptions import HTTPException
 
 from schemas.api import Problem
 from schemas.common import FieldError
-from services.edge import api, commands, handlers, privacy_cli
+from services.edge import api, handlers
 from services.edge.guard import ApiGuard
 from shared.callback_url import STATUS_PATH
 from shared.normalize import bounded_errors
@@ -65,10 +64,4 @@ async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
     return JSONResponse(problem.model_dump(mode="json", exclude_none=True), status_code=422)
 
 
-def cli_commands(sub: Any, groups: dict[str, Any]) -> None:
-    """`clients client …`, `clients erasure …`, `clients compliance …`."""
-    commands.commands(sub, groups)
-    privacy_cli.commands(sub, groups)
-
-
-SERVICE = Service("edge", asgi=create_app, commands=cli_commands)
+SERVICE = Service("edge", asgi=create_app)

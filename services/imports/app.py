@@ -1,6 +1,4 @@
-from services.imports.commands import commands
 from services.imports.handlers import router
 from shared.runner import Service
 
-SERVICE = Service("imports", routers=lambda deps: [router(deps)],
-                  commands=commands)
+SERVICE = Service("imports", routers=lambda deps: [router(deps)])

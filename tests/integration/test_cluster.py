@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from services.registry import SERVICES
+from services.registry import service
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare, run
@@ -130,7 +130,7 @@ async def test_a_broker_killed_mid_stream_loses_nothing_and_duplicates_nothing(
             store = await stores.create_store(pool, "cluster store")
             key = await stores.create_key(pool, store.id, "cluster")
             stop = asyncio.Event()
-            runner = asyncio.create_task(run(s, [SERVICES[n] for n in (
+            runner = asyncio.create_task(run(s, [service(n) for n in (
                 "ingest", "upsert", "relay")], stop))
             producer = AIOKafkaProducer(bootstrap_servers=servers(cluster.bootstrap), acks="all",
                                         enable_idempotence=True, linger_ms=5)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from services.eraser.logic import erase_due
-from services.registry import SERVICES
+from services.registry import service
 from services.webhooks import endpoints
 from shared.db import Pool, create_pool
 from shared.runner import run
@@ -244,7 +244,7 @@ async def test_client_erased_reaches_a_subscribed_webhook_endpoint(
                                      for r in hook.received))
         made = await request(http, shop, person.client_id)
         stop = asyncio.Event()
-        eraser = asyncio.create_task(run(ahead, [SERVICES["eraser"]], stop))
+        eraser = asyncio.create_task(run(ahead, [service("eraser")], stop))
         try:
             await until_erased(pool, made.json()["erasure"]["id"])
             await eventually(lambda: any(r.json["type"] == "client.erased"

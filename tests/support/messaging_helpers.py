@@ -14,7 +14,7 @@ from svix.webhooks import Webhook as SvixWebhook
 
 from schemas.upsert import UpsertCommand
 from services.delivery import inbox_reads
-from services.registry import SERVICES
+from services.registry import service
 from shared import stores
 from shared.db import Pool
 from shared.normalize import email_key
@@ -56,7 +56,7 @@ async def running_messaging(settings: Settings, fake: fp.FakeProviders,
     await fast_forward(s.kafka_bootstrap_servers, s.group_prefix + "delivery",
                        [MESSAGES_OUTBOUND, DELIVERY_CALLBACKS, INBOX_COMMANDS])
     stop = asyncio.Event()
-    task = asyncio.create_task(run(s, [SERVICES[n] for n in ("edge", "delivery", "relay")],
+    task = asyncio.create_task(run(s, [service(n) for n in ("edge", "delivery", "relay")],
                                    stop))
     base = f"http://127.0.0.1:{port}"
     await until_healthy(task, base)

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from schemas.events import ClientEvent, EventType
-from services.registry import SERVICES
+from services.registry import service
 from shared.runner import run
 from shared.settings import Settings
 from shared.topics import EVENTS
@@ -33,7 +33,7 @@ async def running_webhooks(settings: Settings, *, from_now: bool = True
         await fast_forward(settings.kafka_bootstrap_servers,
                            settings.group_prefix + "webhooks", [EVENTS])
     stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, [SERVICES["webhooks"]], stop))
+    task = asyncio.create_task(run(settings, [service("webhooks")], stop))
     try:
         yield settings
     finally:
