@@ -153,8 +153,8 @@ async def measure(settings: Settings, records: list[dict[str, Any]], rate: float
     collecting = asyncio.create_task(collect_results())
     start = time.perf_counter()
     for i, rec in enumerate(records):
-        if rate and i % 50 == 0:  # pace in small bursts
-            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+        if rate and (ahead := start + i / rate - time.perf_counter()) > 0:
+            await asyncio.sleep(ahead)  # each record at its time, not in bursts
         sent_at[rec["request_id"]] = time.perf_counter()
         await producer.send(INGEST, json.dumps(rec).encode(), key=rec["request_id"].encode())
     await producer.flush()
