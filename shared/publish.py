@@ -1,10 +1,11 @@
 """Publishing: the producer, and many messages, each with its own key, acked together.
 
 Publishing goes through one aiokafka producer per process: per-message keys, acks from all
-in-sync replicas, idempotence on, and a short linger so that messages published together travel
-in the same produce request. (FastStream's own publish path costs several times more per message
-on these machines, measured with bench/ingest.py; its consumer metrics stay in /metrics.) Kept
-apart from shared/broker.py so that a command that only publishes (`clients import`) does not
+in-sync replicas, idempotence on. Messages sent together travel in one produce request without
+a linger (KAFKA_LINGER_MS, default 0): send() appends to the batch without yielding, so the
+sender finds them all when it next runs. (FastStream's own publish path costs several times more
+per message on these machines, measured with bench/ingest.py; its consumer metrics stay in
+/metrics.) Kept apart from shared/broker.py so that a process that only publishes need not
 import FastStream.
 
 publish_keyed returns only when every message is acked, so a caller that commits offsets
