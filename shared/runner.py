@@ -1,10 +1,11 @@
 """Runs a set of services in one process until asked to stop.
 
 Start: migrations (under their advisory lock) and topics, then the pool and the broker with every
-selected service's routers, the services' background loops (the outbox relay), and the HTTP edge
-if selected. Stop (SIGTERM/SIGINT, or `stop` set): the edge stops accepting, background loops
-finish their round, the broker stops fetching and waits for in-flight batches (their offsets are
-committed as they finish), then the pool closes. Nothing is left half-done.
+selected service's routers, the services' background loops (the outbox relay), the analysis of
+tables that got their first rows (shared/fresh_statistics.py), and the HTTP edge if selected.
+Stop (SIGTERM/SIGINT, or `stop` set): the edge stops accepting, background loops finish their
+round, the broker stops fetching and waits for in-flight batches (their offsets are committed as
+they finish), then the pool closes. Nothing is left half-done.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ import uvicorn
 from faststream.kafka import KafkaRouter
 from starlette.types import ASGIApp
 
+from shared import fresh_statistics
 from shared.migrate import migrate
 from shared.resources import Deps, open_deps
 from shared.settings import Settings
@@ -65,6 +67,8 @@ async def run(settings: Settings, services: Sequence[Service], stop: asyncio.Eve
         halt = asyncio.Event()  # told to the background loops once we are stopping
         loops = [asyncio.create_task(s.background(deps, halt), name=s.name)
                  for s in services if s.background is not None]
+        loops.append(asyncio.create_task(fresh_statistics.keep_analyzed(deps.pool, halt),
+                                         name="fresh statistics"))
         server = _edge_server(settings, deps, services)
         edge = asyncio.create_task(server.serve()) if server is not None else None
         stopping = asyncio.create_task(stop.wait())
