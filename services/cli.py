@@ -1,5 +1,5 @@
 """`clients`: the project's single command line. Here: its root, and store administration (stores,
-keys, members); each feature adds its own subcommands (its Service's `commands`)."""
+keys, members); each feature adds its own subcommands (services/registry.py lists the modules)."""
 
 import argparse
 import asyncio
