@@ -19,7 +19,14 @@ BEGIN
                OR (c.reltuples = 0 AND pg_stat_get_live_tuples(c.oid) > 0))
         ORDER BY c.oid
     LOOP
-        EXECUTE format('ANALYZE %s', t);
-        RETURN NEXT t;
+        -- A table someone else is vacuuming or analyzing is left for the next call: waiting
+        -- would hold a pool connection, and past deadlock_timeout cancel autovacuum's work.
+        BEGIN
+            PERFORM set_config('lock_timeout', '100ms', true);
+            EXECUTE format('ANALYZE %s', t);
+            RETURN NEXT t;
+        EXCEPTION WHEN lock_not_available THEN
+            NULL;
+        END;
     END LOOP;
 END $$;

@@ -62,3 +62,17 @@ async def test_clients_get_statistics_soon_after_their_first_rows(fresh_pool: Po
     finally:
         stop.set()
         await keeping
+
+
+async def test_a_table_someone_else_holds_is_left_for_the_next_round(fresh_pool: Pool) -> None:
+    key = await stores.create_key(fresh_pool, (await stores.create_store(fresh_pool, "held")).id,
+                                  "first load")
+    await resolve_batch(fresh_pool, [command(key, email=f"h{i}@shop.example") for i in range(5)])
+    async with fresh_pool.acquire() as holder, holder.transaction():
+        # what autovacuum holds while it vacuums the table
+        await holder.execute("LOCK TABLE clients IN SHARE UPDATE EXCLUSIVE MODE")
+        analyzed = await asyncio.wait_for(fresh_statistics.analyze_fresh(fresh_pool), 10)
+        assert "clients" not in analyzed
+        assert "client_touches" in analyzed  # the others are not held up
+    assert await fresh_statistics.analyze_fresh(fresh_pool) == ["clients"]
+    assert await null_share(fresh_pool, "clients", "deleted_at") == 1.0
