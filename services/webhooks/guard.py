@@ -2,8 +2,9 @@
 
 Checked twice: when an endpoint is registered (every address its name resolves to), and on every
 new connection, inside the HTTP client's resolver, so a name whose DNS changed after registration
-is refused at the moment it would be connected to (no check-then-connect gap). aiohttp does not
-resolve IP literals, so those are checked before the request.
+is refused at the moment it would be connected to (no check-then-connect gap: that resolver is
+services/webhooks/http.py's, beside the HTTP client). aiohttp does not resolve IP literals, so
+those are checked before the request.
 """
 
 import asyncio
@@ -12,10 +13,7 @@ import socket
 from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
-
-from services.webhooks.errors import UnsafeAddressError, UnsafeURLError
+from services.webhooks.errors import UnsafeURLError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -84,24 +82,3 @@ async def check_url(url: str, allowed: Sequence[Network]) -> None:
     if refused:
         raise UnsafeURLError(url, f"{host} resolves to non-public address(es) "
                                   f"{', '.join(refused)}")
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver, refusing a name if any address it resolves to is not allowed."""
-
-    def __init__(self, allowed: Sequence[Network]) -> None:
-        self._inner = ThreadedResolver()
-        self._allowed = tuple(allowed)
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        refused = [r["host"] for r in results
-                   if not address_allowed(ipaddress.ip_address(r["host"].split("%")[0]),
-                                          self._allowed)]
-        if refused:
-            raise UnsafeAddressError(host, refused)
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()

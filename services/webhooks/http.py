@@ -1,6 +1,10 @@
-"""One signed POST to an endpoint (Standard Webhooks), and the HTTP client it goes through."""
+"""One signed POST to an endpoint (Standard Webhooks), and the HTTP client it goes through, whose
+resolver is the SSRF guard's second check (services/webhooks/guard.py)."""
 
+import ipaddress
+import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -8,14 +12,37 @@ from functools import lru_cache
 from uuid import UUID
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 from standardwebhooks.webhooks import Webhook
 
 from services.webhooks.errors import UnsafeAddressError, UnsafeURLError
-from services.webhooks.guard import GuardedResolver, Network, check_literal
+from services.webhooks.guard import Network, address_allowed, check_literal
 from shared.redact import redact_text
 from shared.settings import Settings
 
 RESPONSE_KEPT = 4096
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver, refusing a name if any address it resolves to is not allowed."""
+
+    def __init__(self, allowed: Sequence[Network]) -> None:
+        self._inner = ThreadedResolver()
+        self._allowed = tuple(allowed)
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        refused = [r["host"] for r in results
+                   if not address_allowed(ipaddress.ip_address(r["host"].split("%")[0]),
+                                          self._allowed)]
+        if refused:
+            raise UnsafeAddressError(host, refused)
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 def create_session(settings: Settings, allowed: tuple[Network, ...]) -> aiohttp.ClientSession:
