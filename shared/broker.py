@@ -21,11 +21,13 @@ from faststream.kafka.subscriber.usecase import BatchSubscriber
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
+from shared.logging import route_faststream_logs
 from shared.outage import Outage
 from shared.settings import Settings, servers
 
 
 def create_broker(settings: Settings, registry: CollectorRegistry) -> KafkaBroker:
+    route_faststream_logs()
     return KafkaBroker(
         servers(settings.kafka_bootstrap_servers),
         client_id="clients-pipeline",

@@ -84,7 +84,14 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(level if level <= logging.DEBUG else logging.WARNING)
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(level)
-    # FastStream gives its logger a coloured handler of its own: ours is the only one.
+    route_faststream_logs()
+
+
+def route_faststream_logs() -> None:
+    """FastStream gives its logger a coloured handler of its own, and stops it propagating, when
+    it is first imported: ours (the root's) must be the only one. Called here and again when a
+    broker is made, as a command imports FastStream only once it runs services, after logging
+    was configured (test_outage.py found its plain-text lines among the JSON)."""
     for name in ("faststream", "faststream.access", "faststream.access.kafka"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
