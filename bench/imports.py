@@ -25,13 +25,14 @@ from pathlib import Path
 
 import asyncpg
 
-from bench._scratch import drop_database, scratch_database
+from bench._scratch import scratch_database
 from bench.ingest import DOMAINS, FIRST, LAST, peak_rss_mb, profiled
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
 from shared.settings import Settings
 from shared.topics import IMPORT_CHUNKS
+from tests.support.databases import drop_database
 from tests.support.kafka_helpers import fast_forward, group_members
 
 HEADER = ["Customer ID", "First Name", "Last Name", "Email", "Phone", "Company", "Tags", "Note"]

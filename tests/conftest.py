@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -39,6 +38,7 @@ from shared.topics import (
     TopicSpec,
     ensure_topics,
 )
+from tests.support.databases import create_database, drop_database
 from tests.support.kafka_helpers import fast_forward
 
 if TYPE_CHECKING:
@@ -98,21 +98,13 @@ def make_topic(settings: Settings) -> Callable[..., Awaitable[str]]:
     return make
 
 
-def database_url_for(url: str, dbname: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{dbname}"))
-
-
 @asynccontextmanager
 async def scratch_database_url(settings: Settings) -> AsyncIterator[str]:
-    name = f"clients_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(settings.database_url)
+    url = await create_database(settings.database_url, f"clients_test_{uuid.uuid4().hex[:10]}")
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')  # name is ours, not input
-        yield database_url_for(settings.database_url, name)
+        yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(url)
 
 
 @pytest.fixture
