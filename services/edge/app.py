@@ -4,7 +4,6 @@ FastAPI serves `/v1` (and describes it at /openapi.json, generated from schemas/
 Integration API, provider callbacks, health and metrics are plain routes that read their raw
 bodies themselves (signatures, size caps, their own error shapes)."""
 
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
