@@ -147,11 +147,16 @@ async def bench_segments(settings: Settings, clients: int, moving: float) -> dic
     rules = Rules.of(settings)
     now = datetime.now(UTC)
     try:
-        store = await pool.fetchval("SELECT id FROM stores WHERE name = 'bench orders'")
-        if store is None or await pool.fetchval(
-                "SELECT count(*) FROM clients WHERE store_id = $1", store) != clients:
+        # The job moves every store's clients: a database built for another size is made
+        # again, not added to (a 5,000-client run beside the million moved both).
+        store = await pool.fetchval("SELECT min(store_id::text)::uuid FROM clients "
+                                    "HAVING count(*) = $1 AND count(DISTINCT store_id) = 1",
+                                    clients)
+        if store is None:
             print(f"  building {clients:,} clients with orders (kept for next runs)…")
-            await pool.execute("DELETE FROM outbox")
+            await pool.close()
+            url = await scratch_database(settings.database_url, "bench_orders", fresh=True)
+            pool = await create_pool(settings.model_copy(update={"database_url": url}))
             store = (await stores.create_store(pool, "bench orders")).id
             await pool.execute("""
                 INSERT INTO clients (id, store_id, name, email, email_key, created_at,
