@@ -1,13 +1,15 @@
 """POST /integrations/v1/clients (new clients, keep-alive) through the whole pipeline, beside a
 plain asyncpg INSERT per request measured in the same run.
 
-    python -m bench.http [--requests 3000] [--concurrency 10 50] [--steady-rate 500] [--workers 1]
+    python -m bench.http [--requests 3000] [--concurrency 10 50] [--steady-rate 500]
+                         [--steady-s 10] [--workers 1]
 
 Starts `clients run edge` and `--workers` processes of `clients run ingest upsert relay` (consumer
 groups of their own), then:
 1. closed loop: `--requests` requests at each `--concurrency` (each caller sends its next request
    when the last is answered): req/s, p50/p99;
-2. open loop: requests sent at a steady `--steady-rate` for 10 s whatever the answers: p50/p99.
+2. open loop: requests sent at a steady `--steady-rate` for `--steady-s` seconds whatever the
+   answers: p50/p99.
 Every answer must be 201 (created, the result recorded); a 202 (no result in time) is counted.
 Baseline at each load: the same number of callers each doing one INSERT of the same fields into a
 scratch table on its own connection (what a request costs with no HTTP, no Kafka, no resolver).
@@ -101,8 +103,8 @@ class Edge:
                 self.not_created[r.status] = self.not_created.get(r.status, 0) + 1
 
 
-async def baseline(settings: Settings, load: str, n: int, concurrency: int, rate: float
-                   ) -> dict[str, float]:
+async def baseline(settings: Settings, load: str, n: int, concurrency: int, rate: float,
+                   seconds: float = 0) -> dict[str, float]:
     pool = await asyncpg.create_pool(settings.database_url, min_size=concurrency,
                                      max_size=concurrency)
     assert pool is not None
@@ -118,7 +120,7 @@ async def baseline(settings: Settings, load: str, n: int, concurrency: int, rate
     try:
         if load == "closed":
             return await closed_loop(call, n, concurrency)
-        return await open_loop(call, rate, 10)
+        return await open_loop(call, rate, seconds)
     finally:
         await pool.execute(f"DROP TABLE {table}")
         await pool.close()
@@ -149,6 +151,7 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--steady-rate", type=float, default=500)
+    parser.add_argument("--steady-s", type=float, default=10)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--profile", metavar="DIR",
                         help="run the edge (worker-0) and the pipeline under cProfile")
@@ -173,9 +176,10 @@ async def main() -> None:
                 rows.append((f"{c} concurrent, {args.requests} requests",
                              await closed_loop(edge.post, args.requests, c),
                              await baseline(settings, "closed", args.requests, c, 0)))
-            rows.append((f"steady {args.steady_rate:,.0f} req/s for 10 s",
-                         await open_loop(edge.post, args.steady_rate, 10),
-                         await baseline(settings, "open", 0, 50, args.steady_rate)))
+            rows.append((f"steady {args.steady_rate:,.0f} req/s for {args.steady_s:g} s",
+                         await open_loop(edge.post, args.steady_rate, args.steady_s),
+                         await baseline(settings, "open", 0, 50, args.steady_rate,
+                                        args.steady_s)))
         rss = [peak_rss_mb(p.pid) for p in procs]
     finally:
         for p in procs:
