@@ -1,18 +1,20 @@
 """The clients API's reads, export and commands, on 1,000,000 clients, beside raw baselines.
 
     python -m bench.reads [--clients 1000000] [--requests 200] [--commands 20000]
+                          [--deep-page 1000] [--bulk 1000]
 
 Builds (once; kept for the next run) a database `<DATABASE_URL's>_bench_reads` with 10 stores,
 one of half the clients, 2,000 distinct tags ("vip" on 30% of clients, "newsletter" on 40%, the
 rest Zipf-like), 5% BLOCKED. Runs `clients run edge commands` as its own process and measures,
 through HTTP, on the big store:
 
-- GET /v1/clients, first page and page 1,000 (limit 20, reached by cursor), for no filter,
+- GET /v1/clients, first page and page `--deep-page` (limit 20, reached by cursor), for no filter,
   q=grace (a substring, pg_trgm), tags=vip,newsletter, status=BLOCKED: p50 / p99 / max;
 - GET /v1/tags?prefix=… (one and two letters): p50 / p99;
 - GET /v1/clients/export.csv of the big store: rows/s and the edge's RSS growth, beside
   COPY (the same SELECT) TO STDOUT in the same run;
-- POST /v1/clients/bulk/tags of 1,000 clients, end to end (answered with the applied result);
+- POST /v1/clients/bulk/tags of `--bulk` clients (five times), end to end (answered with the
+  applied result);
 - commands/s: --commands `tag` commands for distinct clients produced to clients.commands.v1,
   from the first send to the last recorded result, beside the producer's own rate.
 """
@@ -156,14 +158,14 @@ async def timed(n: int, call: Callable[[], Awaitable[httpx.Response]]) -> list[f
     return out
 
 
-async def bench_lists(http: httpx.AsyncClient, requests: int) -> None:
+async def bench_lists(http: httpx.AsyncClient, requests: int, deep_page: int) -> None:
     print("GET /v1/clients (big store, limit 20)")
     for label, params in (("no filter", {}), ("q=grace", {"q": "grace"}),
                           ("tags=vip,newsletter", {"tags": "vip,newsletter"}),
                           ("status=BLOCKED", {"status": "BLOCKED"})):
         first = await timed(requests, partial(http.get, "/v1/clients", params=params))
         cursor, walk = None, []
-        for _ in range(999):   # to page 1,000, by cursor
+        for _ in range(deep_page - 1):   # to the deep page, by cursor
             start = time.perf_counter()
             page = (await http.get("/v1/clients", params={**params, **(
                 {"cursor": cursor} if cursor else {})})).json()
@@ -172,14 +174,15 @@ async def bench_lists(http: httpx.AsyncClient, requests: int) -> None:
             if cursor is None:
                 break
         if cursor is None:
-            print(f"  {label:22} first page {percentiles(first)}; fewer than 1,000 pages")
+            print(f"  {label:22} first page {percentiles(first)}; fewer than {deep_page:,} "
+                  "pages")
             continue
         deep = await timed(requests, partial(http.get, "/v1/clients",
                                              params={**params, "cursor": cursor}))
         total = page["total"]
         print(f"  {label:22} first page {percentiles(first)}   total {total['value']:,}"
               f"{'' if total['exact'] else ' (estimate)'}")
-        print(f"  {'':22} page 1,000 {percentiles(deep)}   (the walk there: "
+        print(f"  {'':22} page {deep_page:,} {percentiles(deep)}   (the walk there: "
               f"{percentiles(walk)})")
 
 
@@ -230,23 +233,24 @@ async def bench_export(http: httpx.AsyncClient, url: str, store_id: uuid.UUID,
           f"{(rows - 1) / copy_s:,.0f} rows/s ({sink_bytes / 2**20:.0f} MB)")
 
 
-async def bench_bulk_tag(http: httpx.AsyncClient, url: str, store_id: uuid.UUID) -> None:
+async def bench_bulk_tag(http: httpx.AsyncClient, url: str, store_id: uuid.UUID, size: int
+                         ) -> None:
     conn = await asyncpg.connect(url)
     try:
         samples = []
         for run in range(5):
             ids = [str(r["id"]) for r in await conn.fetch(
                 "SELECT id FROM clients WHERE store_id = $1 AND deleted_at IS NULL "
-                "ORDER BY id OFFSET $2 LIMIT 1000", store_id, 1000 * run)]
+                "ORDER BY id OFFSET $2 LIMIT $3", store_id, size * run, size)]
             start = time.perf_counter()
             answer = await http.post("/v1/clients/bulk/tags", json={
                 "client_ids": ids, "add": [f"bulk-{uuid.uuid4().hex[:6]}"]})
             samples.append(time.perf_counter() - start)
             assert answer.status_code == 200, answer.text
-            assert len(answer.json()["result"]["client_ids"]) == 1000
+            assert len(answer.json()["result"]["client_ids"]) == size
     finally:
         await conn.close()
-    print(f"POST /v1/clients/bulk/tags, 1,000 clients, end to end  {percentiles(samples)}")
+    print(f"POST /v1/clients/bulk/tags, {size:,} clients, end to end  {percentiles(samples)}")
 
 
 async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: int) -> None:
@@ -291,6 +295,8 @@ async def main() -> None:
     parser.add_argument("--clients", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--commands", type=int, default=20_000)
+    parser.add_argument("--deep-page", type=int, default=1000)
+    parser.add_argument("--bulk", type=int, default=1000, help="clients per bulk tag request")
     parser.add_argument("--only", choices=["lists", "tags", "export", "bulk", "commands"],
                         nargs="*", help="run only these parts")
     args = parser.parse_args()
@@ -328,13 +334,13 @@ async def main() -> None:
                 await asyncio.sleep(0.3)
             parts = set(args.only or ["lists", "tags", "export", "bulk", "commands"])
             if "lists" in parts:
-                await bench_lists(http, args.requests)
+                await bench_lists(http, args.requests, args.deep_page)
             if "tags" in parts:
                 await bench_tags(http, args.requests)
             if "export" in parts:
                 await bench_export(http, url, store_id, edge.pid)
             if "bulk" in parts:
-                await bench_bulk_tag(http, url, store_id)
+                await bench_bulk_tag(http, url, store_id, args.bulk)
             if "commands" in parts:
                 await bench_commands(settings, url, store_id, args.commands)
             print(f"edge + commands process peak RSS {peak_rss_mb(edge.pid):.0f} MB")
