@@ -17,9 +17,14 @@ CHANNEL = "clients_outbox"
 
 # Payloads arrive as JSON text from pydantic's serializer and are cast here: a dict per event
 # through the pool's json.dumps codec cost twice the time (model_dump, then the stdlib encoder).
+# The column is `json`, not `jsonb` (migration 0022): a row is written once, read once by the
+# relay as text and deleted, so parsing it into jsonb's tree and printing it back bought nothing.
+# Measured on this machine with 1.6 KB client events, best of ten: inserting 500 took 10.2-11.9
+# ms as jsonb and 5.7-8.5 ms as json; the relay's read of 1,000 as text 12.5-15.0 ms and 2.7-7.4
+# ms. The relay now publishes the very bytes pydantic wrote.
 INSERT = """
 INSERT INTO outbox (event_id, topic, key, payload)
-SELECT event_id, topic, key, payload::jsonb
+SELECT event_id, topic, key, payload::json
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS m(event_id, topic, key, payload)"""
 
 
