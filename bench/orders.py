@@ -29,7 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench._scratch import scratch_database
-from bench.ingest import baseline_kafka, peak_rss_mb, profiled
+from bench.ingest import baseline_kafka, cpu_seconds, peak_rss_mb, postgres_pids, profiled
 from services.orders.segments import move_segments
 from shared import stores
 from shared.db import create_pool
@@ -96,6 +96,7 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
         producer = AIOKafkaProducer(bootstrap_servers=servers(bootstrap), linger_ms=5,
                                     max_batch_size=256 * 1024)
         await producer.start()
+        cpu = cpu_seconds([p.pid for p in procs]), cpu_seconds(postgres_pids())
         start = time.perf_counter()
         try:
             for e in events:
@@ -114,6 +115,7 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
                 raise RuntimeError("the workers did not finish within 600 s")
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - start
+        cpu = cpu_seconds([p.pid for p in procs]) - cpu[0], cpu_seconds(postgres_pids()) - cpu[1]
         done = await pool.fetchval("SELECT count(*) FROM order_events WHERE store_id = $1",
                                    store_id)
         if done != len(events) - _not_recordable(events):
@@ -126,6 +128,7 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
             "SELECT count(*) AS clients, sum(total_orders) AS orders, "
             "count(*) FILTER (WHERE is_vip) AS vip FROM clients WHERE store_id = $1", store_id)
         return {"published_s": published, "elapsed_s": elapsed, "stats": dict(stats or {}),
+                "workers_cpu_s": cpu[0], "postgres_cpu_s": cpu[1],
                 "worker_peak_rss_mb": [peak_rss_mb(p.pid) for p in procs]}
     finally:
         await pool.close()
@@ -227,6 +230,10 @@ async def main() -> None:
         print(f"    all recorded      {figures['elapsed_s']:.2f} s   {rate:,.0f} events/s "
               "(stats, versions, audit entries, events written)")
         print(f"    clients           {figures['stats']}")
+        print(f"    CPU               workers {figures['workers_cpu_s']:.1f} s "
+              f"({figures['workers_cpu_s'] / n * 1e6:,.0f} µs an event), PostgreSQL "
+              f"{figures['postgres_cpu_s']:.1f} s ({figures['postgres_cpu_s'] / n * 1e6:,.0f} µs), "
+              f"of {figures['elapsed_s'] * (os.cpu_count() or 1):.1f} core-s")
         print(f"    baseline: plain aiokafka produce+consume of the same events: "
               f"{kafka_s:.2f} s   {n / kafka_s:,.0f} msgs/s  -> ratio "
               f"{rate / (n / kafka_s):.2f}")

@@ -1,7 +1,8 @@
 """The clients API's reads, export and commands, on 1,000,000 clients, beside raw baselines.
 
     python -m bench.reads [--clients 1000000] [--requests 200] [--commands 20000]
-                          [--deep-page 1000] [--bulk 1000] [--profile DIR]
+                          [--deep-page 1000] [--bulk 1000] [--commands-workers 1]
+                          [--profile DIR]
 
 Builds (once; kept for the next run) a database `<DATABASE_URL's>_bench_reads` with 10 stores,
 one of half the clients, 2,000 distinct tags ("vip" on 30% of clients, "newsletter" on 40%, the
@@ -37,7 +38,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.ingest import FIRST, LAST, peak_rss_mb, profiled
+from bench.ingest import FIRST, LAST, cpu_seconds, peak_rss_mb, postgres_pids, profiled
 from schemas.commands import ClientCommand
 from services.edge.reads import ClientQuery
 from services.edge.reads_sql import export_clients
@@ -253,8 +254,9 @@ async def bench_bulk_tag(http: httpx.AsyncClient, url: str, store_id: uuid.UUID,
     print(f"POST /v1/clients/bulk/tags, {size:,} clients, end to end  {percentiles(samples)}")
 
 
-async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: int, group: str
-                         ) -> None:
+async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: int, group: str,
+                         pids: list[int]) -> None:
+    workers = len(pids)
     conn = await asyncpg.connect(url)
     try:
         ids = [r["id"] for r in await conn.fetch(
@@ -270,6 +272,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
                                     linger_ms=5, acks="all", enable_idempotence=True)
         await producer.start()
         try:
+            cpu = cpu_seconds(pids), cpu_seconds(postgres_pids())
             start = time.perf_counter()
             futures = [await producer.send(COMMANDS, v, key=str(c).encode())
                        for v, c in zip(values, ids, strict=True)]
@@ -288,6 +291,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
                 raise RuntimeError("commands did not finish within 10 minutes")
             await asyncio.sleep(0.05)
         applied_s = time.perf_counter() - start
+        cpu = cpu_seconds(pids) - cpu[0], cpu_seconds(postgres_pids()) - cpu[1]
         done = await conn.fetchval("SELECT count(*) FROM client_commands WHERE store_id = $1 "
                                    "AND command_id LIKE $2", store_id, f"bench-{run}-%")
         if done != n:
@@ -295,8 +299,11 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
     finally:
         await conn.close()
     print(f"commands     {n:,} tag commands on distinct clients: {n / applied_s:,.0f} "
-          f"commands/s sustained ({applied_s:.1f} s from first send to last result; 1 "
-          f"commands process)")
+          f"commands/s sustained ({applied_s:.1f} s from first send to last result; {workers} "
+          f"commands process{'es' if workers > 1 else ''})")
+    print(f"  CPU        commands process{'es' if workers > 1 else ''} {cpu[0]:.1f} s "
+          f"({cpu[0] / n * 1e6:,.0f} µs a command), PostgreSQL {cpu[1]:.1f} s "
+          f"({cpu[1] / n * 1e6:,.0f} µs), of {applied_s * (os.cpu_count() or 1):.1f} core-s")
     print(f"  baseline   producing them alone: {n / produced_s:,.0f} msgs/s")
 
 
@@ -307,6 +314,8 @@ async def main() -> None:
     parser.add_argument("--commands", type=int, default=20_000)
     parser.add_argument("--deep-page", type=int, default=1000)
     parser.add_argument("--bulk", type=int, default=1000, help="clients per bulk tag request")
+    parser.add_argument("--commands-workers", type=int, default=1,
+                        help="commands processes: the edge's own and N-1 `clients run commands`")
     parser.add_argument("--only", choices=["lists", "tags", "export", "bulk", "commands"],
                         nargs="*", help="run only these parts")
     parser.add_argument("--profile", metavar="DIR",
@@ -321,6 +330,10 @@ async def main() -> None:
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
     assert pool is not None
     member = await access.add_member(pool, store_id, "Bench", "owner")
+    # No relay runs on the bench's database: the events of earlier runs' commands would pile up
+    # in the outbox (400,000 rows after twenty runs), and every insert would land in a table that
+    # only grows.
+    await pool.execute("DELETE FROM outbox")
     await pool.close()
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     await fast_forward(settings.kafka_bootstrap_servers, prefix + "commands", [COMMANDS])
@@ -331,6 +344,10 @@ async def main() -> None:
         sys.executable, *profiled(args.profile, 0), "-m", "services.cli", "run", "edge",
         "commands", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    more = [await asyncio.create_subprocess_exec(
+        sys.executable, *profiled(args.profile, i), "-m", "services.cli", "run", "commands",
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        for i in range(1, args.commands_workers)]
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
                                      headers={"Authorization": f"Bearer {member.token}"}) as http:
@@ -338,7 +355,8 @@ async def main() -> None:
             while True:
                 try:
                     if (await http.get("/healthz")).status_code == 200 and await group_members(
-                            settings.kafka_bootstrap_servers, prefix + "commands") > 0:
+                            settings.kafka_bootstrap_servers, prefix + "commands"
+                    ) == args.commands_workers:
                         break
                 except httpx.TransportError:
                     pass
@@ -355,11 +373,13 @@ async def main() -> None:
             if "bulk" in parts:
                 await bench_bulk_tag(http, url, store_id, args.bulk)
             if "commands" in parts:
-                await bench_commands(settings, url, store_id, args.commands, prefix + "commands")
+                await bench_commands(settings, url, store_id, args.commands, prefix + "commands",
+                                     [edge.pid, *(p.pid for p in more)])
             print(f"edge + commands process peak RSS {peak_rss_mb(edge.pid):.0f} MB")
     finally:
-        edge.send_signal(signal.SIGTERM)
-        await edge.wait()
+        for p in (edge, *more):
+            p.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(p.wait() for p in (edge, *more)))
 
 
 if __name__ == "__main__":
