@@ -25,7 +25,8 @@ class ClientView(ClientSnapshot):
 
 class Total(Contract):
     value: int
-    exact: bool = Field(description="false past 10,000 matches: then an estimate")
+    exact: bool = Field(description="false past 10,000 matches of a filter: then an "
+                        "estimate (the list without a filter is always counted exactly)")
 
 
 class ClientPage(Contract):

@@ -145,7 +145,11 @@ async def list_clients(pool: Pool, store_id: UUID, query: ClientQuery, limit: in
 
 
 async def count(pool: Pool, filters: list[Any], archived: bool) -> Total:
-    """Exact up to 10,000 matches; past that the planner's estimate, marked as one."""
+    """The store's live clients when nothing filters them (a counter: exact at any size);
+    otherwise exact up to 10,000 matches, past that the planner's estimate, marked as one."""
+    store_id, *given = filters
+    if not archived and all(f is None for f in given):
+        return Total(value=await pool.fetchval(sql.LIVE_CLIENTS, store_id), exact=True)
     exact = await pool.fetchval(sql.count_clients(archived), *filters, EXACT_UP_TO + 1)
     if exact <= EXACT_UP_TO:
         return Total(value=exact, exact=True)

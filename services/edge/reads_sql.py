@@ -65,6 +65,10 @@ SELECT count(*) FROM (SELECT 1 FROM clients
 WHERE {ARCHIVED if archived else LIVE} AND {FILTERS} LIMIT $15) m"""
 
 
+# The store's live clients (migration 0023's counters): the total of the list without a filter.
+LIVE_CLIENTS = "SELECT coalesce(sum(clients), 0)::int FROM store_live_clients WHERE store_id = $1"
+
+
 def estimate_clients(archived: bool) -> str:
     """The planner's estimate of the matches (EXPLAIN, not run): past the exact limit."""
     return f"""

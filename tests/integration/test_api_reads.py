@@ -2,6 +2,7 @@
 sort, keyset pages that stay correct while rows are inserted, totals, limits, the timeline, and
 the export that the importer reads back into the same clients."""
 
+import asyncio
 import csv
 import io
 import uuid
@@ -19,7 +20,7 @@ from shared import stores
 from shared.db import Pool
 from shared.resolver import resolve_batch
 from tests.conftest import Pipeline
-from tests.support.api_helpers import Shop, a_client
+from tests.support.api_helpers import Shop, a_client, a_shop
 from tests.support.factories import command as upsert
 
 pytestmark = pytest.mark.usefixtures("pipeline")
@@ -125,7 +126,13 @@ async def test_limits_cursors_and_totals_are_checked(pool: Pool, http: httpx.Asy
     assert "another query" in other.json()["error"]
 
 
-async def test_past_ten_thousand_matches_the_total_is_an_estimate_marked_so(
+async def total(http: httpx.AsyncClient, shop: Shop, **params: Any) -> dict[str, Any]:
+    answer = await http.get("/v1/clients", params=params, headers=shop.auth("viewer"))
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json()["total"])
+
+
+async def test_past_ten_thousand_matches_a_filters_total_is_an_estimate_marked_so(
         pool: Pool, http: httpx.AsyncClient, shop: Shop) -> None:
     now = datetime.now(UTC)
     await pool.execute(
@@ -134,12 +141,58 @@ async def test_past_ten_thousand_matches_the_total_is_an_estimate_marked_so(
         "'b' || i || '@bulk.example', $2, $2 FROM generate_series(1, 10050) i",
         shop.store.id, now)
     await pool.execute("ANALYZE clients")
-    page = (await http.get("/v1/clients", headers=shop.auth("viewer"))).json()
-    assert page["total"]["exact"] is False
-    assert page["total"]["value"] > 10_000
-    few = (await http.get("/v1/clients", params={"q": "b1005"},
-                          headers=shop.auth("viewer"))).json()
-    assert few["total"] == {"value": 2, "exact": True}   # b1005, b10050
+    matched = await total(http, shop, q="bulk")
+    assert matched["exact"] is False
+    assert matched["value"] > 10_000
+    assert await total(http, shop, q="b1005") == {"value": 2, "exact": True}  # b1005, b10050
+    # without a filter: the store's counter, exact at any size
+    assert await total(http, shop) == {"value": 10_050, "exact": True}
+
+
+async def test_the_store_total_follows_creates_archives_restores_merges_and_erasures(
+        pool: Pool, http: httpx.AsyncClient, shop: Shop) -> None:
+    ids = [await a_client(pool, shop, f"n{i}@total.example") for i in range(4)]
+    assert await total(http, shop) == {"value": 4, "exact": True}
+    assert (await http.delete(f"/v1/clients/{ids[0]}", headers=shop.auth("admin"))
+            ).status_code == 200
+    assert await total(http, shop) == {"value": 3, "exact": True}
+    assert await total(http, shop, archived="true") == {"value": 1, "exact": True}
+    assert (await http.post(f"/v1/clients/{ids[0]}/restore", headers=shop.auth("admin"))
+            ).status_code == 200
+    assert (await http.post("/v1/clients/merge", headers=shop.auth("member"), json={
+        "primary_id": str(ids[1]), "secondary_id": str(ids[2])})).status_code == 200
+    assert await total(http, shop) == {"value": 3, "exact": True}
+    asked = await http.post("/v1/erasure-requests", headers=shop.auth("owner"),
+                            json={"client_id": str(ids[3]), "reason": "asked"})
+    assert asked.status_code in (200, 201, 202), asked.text
+    assert await total(http, shop) == {"value": 2, "exact": True}  # archived for its cool-off
+    other = await a_shop(pool)
+    assert await total(http, other) == {"value": 0, "exact": True}
+    assert await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1 "
+                               "AND deleted_at IS NULL", shop.store.id) == 2
+
+
+async def test_the_store_total_holds_under_concurrent_writers(pool: Pool, shop: Shop) -> None:
+    """Writers on many connections at once (each its own counter shard), inserting, archiving
+    and deleting: the counters sum to the live rows."""
+    insert = ("INSERT INTO clients (id, store_id, name, email, email_key, created_at, updated_at) "
+              "SELECT gen_random_uuid(), $1, 'C ' || i, $2 || i || '@conc.example', "
+              "$2 || i || '@conc.example', now(), now() FROM generate_series(1, 200) i")
+
+    async def writer(n: int) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(insert, shop.store.id, f"w{n}-")
+            await conn.execute("UPDATE clients SET deleted_at = now() WHERE store_id = $1 "
+                               "AND email LIKE $2 AND email LIKE '%0@conc.example'",
+                               shop.store.id, f"w{n}-%")
+            await conn.execute("DELETE FROM clients WHERE store_id = $1 AND email LIKE $2 "
+                               "AND email LIKE '%5@conc.example'", shop.store.id, f"w{n}-%")
+    await asyncio.gather(*(writer(n) for n in range(8)))
+    counted = await pool.fetchval("SELECT sum(clients) FROM store_live_clients "
+                                  "WHERE store_id = $1", shop.store.id)
+    live = await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1 "
+                               "AND deleted_at IS NULL", shop.store.id)
+    assert counted == live == 8 * (200 - 20 - 20)
 
 
 async def test_the_timeline_shows_touches_messages_and_audit_newest_first(
