@@ -26,7 +26,7 @@ class ClientView(ClientSnapshot):
 class Total(Contract):
     value: int
     exact: bool = Field(description="false past 10,000 matches of a filter: then an "
-                        "estimate (the list without a filter is always counted exactly)")
+                        "estimate (without a filter, or with only a status, always exact)")
 
 
 class ClientPage(Contract):

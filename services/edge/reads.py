@@ -10,7 +10,7 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -135,7 +135,7 @@ async def list_clients(pool: Pool, store_id: UUID, query: ClientQuery, limit: in
     rows = [dict(r) for r in await pool.fetch(sql.list_clients(query.sort, query.archived),
                                               *filters, *after, limit + 1)]
     if total is None:
-        total = await count(pool, filters, query.archived)
+        total = await count(pool, store_id, query)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor({"q": digest, "v": _sort_value(page[-1], query.sort),
                                  "id": str(page[-1]["id"]), "t": total.model_dump()}
@@ -144,12 +144,13 @@ async def list_clients(pool: Pool, store_id: UUID, query: ClientQuery, limit: in
                       total=total)
 
 
-async def count(pool: Pool, filters: list[Any], archived: bool) -> Total:
-    """The store's live clients when nothing filters them (a counter: exact at any size);
-    otherwise exact up to 10,000 matches, past that the planner's estimate, marked as one."""
-    store_id, *given = filters
-    if not archived and all(f is None for f in given):
-        return Total(value=await pool.fetchval(sql.LIVE_CLIENTS, store_id), exact=True)
+async def count(pool: Pool, store_id: UUID, query: ClientQuery) -> Total:
+    """The store's live clients when nothing but a status filters them (counters: exact at any
+    size); otherwise exact up to 10,000 matches, past that the planner's estimate, marked."""
+    if not query.archived and all(p is None for p in replace(query, status=None).params()):
+        return Total(value=await pool.fetchval(sql.LIVE_CLIENTS, store_id, query.status),
+                     exact=True)
+    archived, filters = query.archived, [store_id, *query.params()]
     exact = await pool.fetchval(sql.count_clients(archived), *filters, EXACT_UP_TO + 1)
     if exact <= EXACT_UP_TO:
         return Total(value=exact, exact=True)

@@ -65,8 +65,11 @@ SELECT count(*) FROM (SELECT 1 FROM clients
 WHERE {ARCHIVED if archived else LIVE} AND {FILTERS} LIMIT $15) m"""
 
 
-# The store's live clients (migration 0023's counters): the total of the list without a filter.
-LIVE_CLIENTS = "SELECT coalesce(sum(clients), 0)::int FROM store_live_clients WHERE store_id = $1"
+# The store's live clients, of one status ($2) or all (migration 0023's counters): the total of
+# the list without a filter or with only a status.
+LIVE_CLIENTS = """
+SELECT coalesce(sum(clients), 0)::int FROM store_live_clients
+WHERE store_id = $1 AND ($2::text IS NULL OR status = $2)"""
 
 
 def estimate_clients(archived: bool) -> str:

@@ -149,7 +149,7 @@ async def test_past_ten_thousand_matches_a_filters_total_is_an_estimate_marked_s
     assert await total(http, shop) == {"value": 10_050, "exact": True}
 
 
-async def test_the_store_total_follows_creates_archives_restores_merges_and_erasures(
+async def test_the_store_total_follows_creates_statuses_archives_merges_and_erasures(
         pool: Pool, http: httpx.AsyncClient, shop: Shop) -> None:
     ids = [await a_client(pool, shop, f"n{i}@total.example") for i in range(4)]
     assert await total(http, shop) == {"value": 4, "exact": True}
@@ -159,6 +159,10 @@ async def test_the_store_total_follows_creates_archives_restores_merges_and_eras
     assert await total(http, shop, archived="true") == {"value": 1, "exact": True}
     assert (await http.post(f"/v1/clients/{ids[0]}/restore", headers=shop.auth("admin"))
             ).status_code == 200
+    assert (await http.patch(f"/v1/clients/{ids[1]}", headers=shop.auth("member"),
+                             json={"status": "BLOCKED"})).status_code == 200
+    assert await total(http, shop, status="BLOCKED") == {"value": 1, "exact": True}
+    assert await total(http, shop, status="ACTIVE") == {"value": 3, "exact": True}
     assert (await http.post("/v1/clients/merge", headers=shop.auth("member"), json={
         "primary_id": str(ids[1]), "secondary_id": str(ids[2])})).status_code == 200
     assert await total(http, shop) == {"value": 3, "exact": True}
@@ -166,6 +170,7 @@ async def test_the_store_total_follows_creates_archives_restores_merges_and_eras
                             json={"client_id": str(ids[3]), "reason": "asked"})
     assert asked.status_code in (200, 201, 202), asked.text
     assert await total(http, shop) == {"value": 2, "exact": True}  # archived for its cool-off
+    assert await total(http, shop, status="BLOCKED") == {"value": 1, "exact": True}
     other = await a_shop(pool)
     assert await total(http, other) == {"value": 0, "exact": True}
     assert await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1 "
@@ -185,14 +190,17 @@ async def test_the_store_total_holds_under_concurrent_writers(pool: Pool, shop: 
             await conn.execute("UPDATE clients SET deleted_at = now() WHERE store_id = $1 "
                                "AND email LIKE $2 AND email LIKE '%0@conc.example'",
                                shop.store.id, f"w{n}-%")
+            await conn.execute("UPDATE clients SET status = 'BLOCKED' WHERE store_id = $1 "
+                               "AND email LIKE $2 AND email LIKE '%1@conc.example'",
+                               shop.store.id, f"w{n}-%")
             await conn.execute("DELETE FROM clients WHERE store_id = $1 AND email LIKE $2 "
                                "AND email LIKE '%5@conc.example'", shop.store.id, f"w{n}-%")
     await asyncio.gather(*(writer(n) for n in range(8)))
-    counted = await pool.fetchval("SELECT sum(clients) FROM store_live_clients "
-                                  "WHERE store_id = $1", shop.store.id)
-    live = await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1 "
-                               "AND deleted_at IS NULL", shop.store.id)
-    assert counted == live == 8 * (200 - 20 - 20)
+    counted = dict(await pool.fetch("SELECT status, sum(clients) FROM store_live_clients "
+                                    "WHERE store_id = $1 GROUP BY status", shop.store.id))
+    live = dict(await pool.fetch("SELECT status, count(*) FROM clients WHERE store_id = $1 "
+                                 "AND deleted_at IS NULL GROUP BY status", shop.store.id))
+    assert counted == live == {"ACTIVE": 8 * (200 - 20 - 20 - 20), "BLOCKED": 8 * 20}
 
 
 async def test_the_timeline_shows_touches_messages_and_audit_newest_first(
