@@ -196,10 +196,12 @@ async def test_the_store_total_holds_under_concurrent_writers(pool: Pool, shop: 
             await conn.execute("DELETE FROM clients WHERE store_id = $1 AND email LIKE $2 "
                                "AND email LIKE '%5@conc.example'", shop.store.id, f"w{n}-%")
     await asyncio.gather(*(writer(n) for n in range(8)))
-    counted = dict(await pool.fetch("SELECT status, sum(clients) FROM store_live_clients "
-                                    "WHERE store_id = $1 GROUP BY status", shop.store.id))
-    live = dict(await pool.fetch("SELECT status, count(*) FROM clients WHERE store_id = $1 "
-                                 "AND deleted_at IS NULL GROUP BY status", shop.store.id))
+    counted = {r["status"]: r["n"] for r in await pool.fetch(
+        "SELECT status, sum(clients) AS n FROM store_live_clients WHERE store_id = $1 "
+        "GROUP BY status", shop.store.id)}
+    live = {r["status"]: r["n"] for r in await pool.fetch(
+        "SELECT status, count(*) AS n FROM clients WHERE store_id = $1 AND deleted_at IS NULL "
+        "GROUP BY status", shop.store.id)}
     assert counted == live == {"ACTIVE": 8 * (200 - 20 - 20 - 20), "BLOCKED": 8 * 20}
 
 
