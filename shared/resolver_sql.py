@@ -60,11 +60,24 @@ JOIN clients p ON p.id = c.merged_into AND p.deleted_at IS NULL
 WHERE c.merged_into IS NOT NULL
 ORDER BY merged, id"""
 
-# The whole row: a change's event carries the client's snapshot.
+# The matched clients as committed, without a lock: most matches change nothing (a repeat
+# customer, a duplicate record), and only the clients a batch changes are locked (LOCK_CLIENTS).
+MATCHED_CLIENTS = """
+SELECT * FROM clients WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL"""
+
+# The whole row, again and locked: a change's event carries the client's snapshot. NO KEY UPDATE,
+# as the UPDATE itself takes: it still orders the writers of a row, and lets through the key-share
+# locks of rows that refer to the client (another transaction's touches, orders, addresses).
 LOCK_CLIENTS = """
 SELECT * FROM clients
 WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL
-ORDER BY id FOR UPDATE"""
+ORDER BY id FOR NO KEY UPDATE"""
+
+# How many of the clients matched without a lock are still live, asked after this transaction's
+# touches and external ids referred to them: those rows' foreign keys hold a key-share lock on
+# each client until commit, which an archive or a merge (FOR UPDATE) waits for; one that came
+# before is seen here.
+STILL_LIVE = "SELECT count(*) FROM clients WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL"
 
 INSERT_CLIENTS = """
 INSERT INTO clients (id, store_id, name, first_name, last_name, email, email_key, phone,

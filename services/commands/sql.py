@@ -13,6 +13,9 @@ DONE_MANY = """
 SELECT store_id, command_id, result FROM client_commands
 WHERE (store_id, command_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))"""
 
+# FOR UPDATE, not NO KEY UPDATE: an archive or a merge must wait for (and be waited for by) the
+# key-share locks of rows that refer to the client; the resolver's unlocked matches rely on it
+# (shared/resolver_sql.STILL_LIVE), and a merge moves every such row.
 LOCK_CLIENTS = """
 SELECT c.*, s.region FROM clients c JOIN stores s ON s.id = c.store_id
 WHERE c.id = ANY ($1::uuid[])

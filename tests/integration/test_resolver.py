@@ -330,3 +330,62 @@ async def test_a_match_keeps_the_wholesale_and_consignor_rules(pool: Pool,
                               "WHERE id = $1", wholesale.client_id)
     assert row is not None
     assert tuple(row) == ("wholesale", "net_60", "Trade Co")
+
+
+async def blocked_on_a_lock(pool: Pool, statement: str) -> bool:
+    """Whether a backend running `statement` (its first words) waits for a row lock."""
+    return bool(await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE $1 || '%'", statement))
+
+
+async def test_a_match_that_changes_nothing_does_not_wait_for_a_transaction_holding_the_client(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    """An order batch or a command holds the client (FOR NO KEY UPDATE, uncommitted): a repeat
+    of its record matches, records its touch and commits without waiting; a record that fills a
+    blank waits for that transaction, then changes the row as it was committed."""
+    (a,) = await resolve_batch(pool, [command(key, email="repeat@hold.example")])
+    async with pool.acquire() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM clients WHERE id = $1 FOR NO KEY UPDATE", a.client_id)
+        await holder.execute("UPDATE clients SET notes = 'held' WHERE id = $1", a.client_id)
+        (again,) = await asyncio.wait_for(
+            resolve_batch(pool, [command(key, email="Repeat@Hold.example")]), timeout=30)
+        assert (again.outcome, again.client_id) == ("matched_email", a.client_id)
+        filling = asyncio.create_task(resolve_batch(
+            pool, [command(key, email="repeat@hold.example", company="Acme")]))
+        await eventually(lambda: blocked_on_a_lock(pool, "\nSELECT * FROM clients"))
+        assert not filling.done()
+        await tx.commit()
+    (filled,) = await filling
+    assert (filled.outcome, filled.client_id) == ("matched_email", a.client_id)
+    row = await pool.fetchrow("SELECT company, notes, version FROM clients WHERE id = $1",
+                              a.client_id)
+    assert row is not None
+    assert dict(row) == {"company": "Acme", "notes": "held", "version": 2}
+
+
+async def test_a_client_archived_while_an_unchanged_match_records_its_touch_is_not_matched(
+        pool: Pool, key: stores.IssuedKey) -> None:
+    """A command archives the client (FOR UPDATE, uncommitted) after the match has read it as
+    live: the match's touch waits on the client's key, and once the archive commits the batch
+    resolves again, creating the new client its email now makes; no touch is left on the
+    archived one."""
+    (a,) = await resolve_batch(pool, [command(key, email="late@archive.example")])
+    async with pool.acquire() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE", a.client_id)
+        await holder.execute("UPDATE clients SET deleted_at = now() WHERE id = $1", a.client_id)
+        repeat = command(key, email="late@archive.example")
+        racer = asyncio.create_task(resolve_batch(pool, [repeat]))
+        await eventually(lambda: blocked_on_a_lock(pool, "\nINSERT INTO client_touches"))
+        assert not racer.done()
+        await tx.commit()
+    (b,) = await racer
+    assert b.outcome == "created"
+    assert b.client_id != a.client_id
+    assert await pool.fetchval("SELECT count(*) FROM client_touches WHERE request_id = $1 "
+                               "AND client_id = $2", repeat.request_id, a.client_id) == 0
+    assert await live_clients(pool, key.store_id) == 1
