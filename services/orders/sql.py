@@ -5,10 +5,14 @@ KNOWN = """
 SELECT o.store_id, o.order_id, o.client_id FROM orders o
 JOIN unnest($1::uuid[], $2::text[]) AS k(store_id, order_id) USING (store_id, order_id)"""
 
-# The batch's clients, locked first and in id order (as the resolver and the commands lock),
-# so that two batches, or a batch and an upsert, wait for each other instead of deadlocking.
-# NO KEY UPDATE: the orders' foreign keys only share-lock the key, which this lets through.
-# A client merged meanwhile names the one it was merged into (that one is then locked too).
+# The batch's clients that were merged into another, and that other one (as committed).
+MERGED = """
+SELECT id, merged_into FROM clients WHERE id = ANY ($1::uuid[]) AND merged_into IS NOT NULL"""
+
+# The batch's clients, locked in id order (as the resolver and the commands lock), so that two
+# batches, or a batch and an upsert, wait for each other instead of deadlocking. Taken after the
+# batch's inserts, before anything that reads or changes rows already there. NO KEY UPDATE: the
+# orders' foreign keys only share-lock the key, which this lets through.
 LOCK_CLIENTS = """
 SELECT id, merged_into FROM clients WHERE id = ANY ($1::uuid[])
 ORDER BY id FOR NO KEY UPDATE"""

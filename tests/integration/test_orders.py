@@ -3,20 +3,23 @@ the client (source `checkout`); stats follow placed / paid / refunded / cancelle
 changes nothing; VIP flips at exactly the thresholds; addresses are saved once; segments move
 with time alone (the clock injected); what cannot be used is dead-lettered."""
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from schemas.orders import OrderEvent
+from services.orders.logic import Item, _apply_retrying
 from services.orders.segments import move_segments
 from shared.db import Pool
 from shared.settings import Settings
 from shared.stats import Rules
 from shared.topics import EVENTS, ORDERS, ORDERS_DLQ
 from tests.conftest import Pipeline, eventually
-from tests.support.api_helpers import Shop
+from tests.support.api_helpers import Shop, a_client
 from tests.support.kafka_helpers import Watcher, committed_total, end_offsets, produce
 
 pytestmark = pytest.mark.usefixtures("pipeline")  # its orders service applies the events
@@ -279,3 +282,50 @@ async def test_consent_changes_are_kept_with_when_and_from_where(
                if "accepts_marketing" in e["changes"]]
     assert consent == [("checkout", [False, True]), ("Member", [True, False]),
                        ("WooCommerce", [None, True])]
+
+
+async def test_an_event_of_a_client_merged_while_its_batch_runs_goes_to_the_primary(
+        pool: Pool, shop: Shop) -> None:
+    """A merge holds both clients (FOR UPDATE) and has moved the secondary's orders when a
+    refund of the secondary's order is applied: the batch records the event, waits for the
+    clients' lock, and once the merge commits runs again, so the refund and the stats are the
+    primary's."""
+    secondary = await a_client(pool, shop, f"second.{uuid.uuid4().hex[:6]}@merge-race.example")
+    primary = await a_client(pool, shop, f"first.{uuid.uuid4().hex[:6]}@merge-race.example")
+    order_id, rules = f"o-{uuid.uuid4().hex[:8]}", Rules()
+
+    def item(event: dict[str, Any]) -> Item:
+        return Item(record=cast(Any, None), body=event,
+                    event=OrderEvent.model_validate(event), client_id=secondary)
+    assert await _apply_retrying(pool, [item(placed(shop, order_id, "x@x.example", 5000))],
+                                 rules) == 1
+    async with pool.acquire() as merge:
+        tx = merge.transaction()
+        await tx.start()
+        await merge.execute("SELECT 1 FROM clients WHERE id = ANY ($1::uuid[]) ORDER BY id "
+                            "FOR UPDATE", [secondary, primary])
+        await merge.execute("UPDATE orders SET client_id = $2 WHERE client_id = $1",
+                            secondary, primary)
+        await merge.execute("UPDATE order_events SET client_id = $2 WHERE client_id = $1",
+                            secondary, primary)
+        await merge.execute("UPDATE clients SET merged_into = $2, deleted_at = now() "
+                            "WHERE id = $1", secondary, primary)
+        racer = asyncio.create_task(_apply_retrying(pool, [item(order(
+            shop, "refunded", order_id, T0 + timedelta(hours=1), refunded_minor=1000))], rules))
+
+        async def waiting() -> bool:
+            return bool(await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%merged_into FROM clients WHERE id = ANY%FOR NO KEY UPDATE'"))
+        await eventually(waiting)
+        assert not racer.done()
+        await tx.commit()
+    assert await racer == 1
+    owners = await pool.fetch("SELECT type, client_id FROM order_events WHERE store_id = $1 "
+                              "AND order_id = $2 ORDER BY occurred_at", shop.store.id, order_id)
+    assert [(r["type"], r["client_id"]) for r in owners] == [("order.placed", primary),
+                                                            ("order.refunded", primary)]
+    stats = await pool.fetchrow("SELECT total_orders, total_spent_minor FROM clients "
+                                "WHERE id = $1", primary)
+    assert stats is not None
+    assert (stats["total_orders"], stats["total_spent_minor"]) == (1, 4000)
