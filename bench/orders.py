@@ -82,6 +82,14 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
     await fast_forward(bootstrap, prefix + "orders", [ORDERS])
     env = {**os.environ, "GROUP_PREFIX": prefix, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "json",
            "SEGMENTS_JOB_INTERVAL_S": "86400"}
+    # Each worker runs the segment job once as it starts; on a database with earlier runs'
+    # customers (their orders days old now) that job moved thousands of segments while the
+    # events were measured. Run it here first, so the workers' first round finds none due.
+    setup = await create_pool(settings)
+    try:
+        await move_segments(setup, Rules.of(settings), Rules.of(settings).now())
+    finally:
+        await setup.close()
     procs = [await asyncio.create_subprocess_exec(
         sys.executable, *profiled(profile, i), "-m", "services.cli", "run", "orders", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
