@@ -395,11 +395,12 @@ async def _update_matched(conn: Connection, plan: _Plan) -> list[ClientEvent]:
     rows = await conn.fetch(sql.MATCHED_CLIENTS, list(plan.matched))
     if len(rows) != len(plan.matched):
         raise ConcurrentCreateError("a matched client was archived meanwhile")
-    changing = [r["id"] for r in rows if _would_change(dict(r), plan)]
-    plan.unchanged = [r["id"] for r in rows if r["id"] not in set(changing)]
+    trial = replace(plan, by_email=dict(plan.by_email))  # the emails a filled blank claims
+    changing = {r["id"] for r in rows if _would_change(dict(r), plan.matched[r["id"]], trial)}
+    plan.unchanged = [r["id"] for r in rows if r["id"] not in changing]
     if not changing:
         return []
-    rows = await conn.fetch(sql.LOCK_CLIENTS, changing)
+    rows = await conn.fetch(sql.LOCK_CLIENTS, list(changing))
     if len(rows) != len(changing):
         raise ConcurrentCreateError("a matched client was archived meanwhile")
     changed: list[tuple[dict[str, Any], list[str]]] = []
@@ -425,12 +426,11 @@ async def _update_matched(conn: Connection, plan: _Plan) -> list[ClientEvent]:
     return [client_event("client.updated", s, plan.now, fields) for s, fields in changed]
 
 
-def _would_change(row: dict[str, Any], plan: _Plan) -> bool:
-    """Whether the client's commands change it, tried on a copy (and on a copy of the batch's
-    emails, which a filled-in address claims)."""
+def _would_change(row: dict[str, Any], commands: list[UpsertCommand], trial: _Plan) -> bool:
+    """Whether the commands change the client, tried on a copy of its row, in the order the
+    locked pass takes the clients (id) and with a copy of the plan's emails."""
     after = {**row, "tags": list(row["tags"])}
-    trial = replace(plan, by_email=dict(plan.by_email))
-    for command in plan.matched[row["id"]]:
+    for command in commands:
         _apply_match(after, command, trial)
     return bool(audit.changes(row, after))
 

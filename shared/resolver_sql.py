@@ -63,7 +63,7 @@ ORDER BY merged, id"""
 # The matched clients as committed, without a lock: most matches change nothing (a repeat
 # customer, a duplicate record), and only the clients a batch changes are locked (LOCK_CLIENTS).
 MATCHED_CLIENTS = """
-SELECT * FROM clients WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL"""
+SELECT * FROM clients WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL ORDER BY id"""
 
 # The whole row, again and locked: a change's event carries the client's snapshot. NO KEY UPDATE,
 # as the UPDATE itself takes: it still orders the writers of a row, and lets through the key-share
