@@ -5,12 +5,15 @@ other runs into it."""
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import pytest
 import structlog
 import structlog.testing
+from asyncpg.transaction import Transaction
 
 from shared import stores
 from shared.db import Pool
@@ -339,17 +342,29 @@ async def blocked_on_a_lock(pool: Pool, statement: str) -> bool:
         "AND query LIKE $1 || '%'", statement))
 
 
+@asynccontextmanager
+async def holding(pool: Pool, client_id: UUID, *statements: str
+                  ) -> AsyncIterator[Transaction]:
+    """Another transaction that has run `statements` on the client ($1), uncommitted: the
+    caller commits it."""
+    async with pool.acquire() as holder:
+        tx = holder.transaction()
+        await tx.start()
+        for statement in statements:
+            await holder.execute(statement, client_id)
+        yield tx
+
+
 async def test_a_match_that_changes_nothing_does_not_wait_for_a_transaction_holding_the_client(
         pool: Pool, key: stores.IssuedKey) -> None:
     """An order batch or a command holds the client (FOR NO KEY UPDATE, uncommitted): a repeat
     of its record matches, records its touch and commits without waiting; a record that fills a
     blank waits for that transaction, then changes the row as it was committed."""
     (a,) = await resolve_batch(pool, [command(key, email="repeat@hold.example")])
-    async with pool.acquire() as holder:
-        tx = holder.transaction()
-        await tx.start()
-        await holder.execute("SELECT 1 FROM clients WHERE id = $1 FOR NO KEY UPDATE", a.client_id)
-        await holder.execute("UPDATE clients SET notes = 'held' WHERE id = $1", a.client_id)
+    assert a.client_id is not None
+    async with holding(pool, a.client_id,
+                       "SELECT 1 FROM clients WHERE id = $1 FOR NO KEY UPDATE",
+                       "UPDATE clients SET notes = 'held' WHERE id = $1") as tx:
         (again,) = await asyncio.wait_for(
             resolve_batch(pool, [command(key, email="Repeat@Hold.example")]), timeout=30)
         assert (again.outcome, again.client_id) == ("matched_email", a.client_id)
@@ -373,11 +388,9 @@ async def test_a_client_archived_while_an_unchanged_match_records_its_touch_is_n
     resolves again, creating the new client its email now makes; no touch is left on the
     archived one."""
     (a,) = await resolve_batch(pool, [command(key, email="late@archive.example")])
-    async with pool.acquire() as holder:
-        tx = holder.transaction()
-        await tx.start()
-        await holder.execute("SELECT 1 FROM clients WHERE id = $1 FOR UPDATE", a.client_id)
-        await holder.execute("UPDATE clients SET deleted_at = now() WHERE id = $1", a.client_id)
+    assert a.client_id is not None
+    async with holding(pool, a.client_id, "SELECT 1 FROM clients WHERE id = $1 FOR UPDATE",
+                       "UPDATE clients SET deleted_at = now() WHERE id = $1") as tx:
         repeat = command(key, email="late@archive.example")
         racer = asyncio.create_task(resolve_batch(pool, [repeat]))
         await eventually(lambda: blocked_on_a_lock(pool, "\nINSERT INTO client_touches"))
