@@ -37,12 +37,7 @@ from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.stats import Rules
 from shared.topics import ORDERS
-from tests.support.kafka_helpers import (
-    committed_total,
-    end_offsets,
-    fast_forward,
-    group_members,
-)
+from tests.support.kafka_helpers import consumed_to_end, fast_forward, group_members
 
 
 def make_events(store_id: uuid.UUID, n: int, customers: int, seed: int = 5
@@ -117,11 +112,7 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
         # Done when the workers have committed every record: they commit a batch only after
         # its effects are. Asking the broker, not the database, keeps the watching off the
         # measured database (a count every 50 ms was 10% of a core).
-        end = await end_offsets(bootstrap, ORDERS)
-        while await committed_total(bootstrap, prefix + "orders", ORDERS) < end:
-            if time.perf_counter() - start > 600:
-                raise RuntimeError("the workers did not finish within 600 s")
-            await asyncio.sleep(0.05)
+        await consumed_to_end(bootstrap, prefix + "orders", ORDERS, within=600)
         elapsed = time.perf_counter() - start
         cpu = cpu_seconds([p.pid for p in procs]) - cpu[0], cpu_seconds(postgres_pids()) - cpu[1]
         done = await pool.fetchval("SELECT count(*) FROM order_events WHERE store_id = $1",

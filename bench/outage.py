@@ -15,26 +15,19 @@ import os
 import sys
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaProducer
 
+from bench.ingest import cpu_seconds
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.topics import INGEST, UPSERT
 from tests.conftest import eventually, free_port
-from tests.support.kafka_helpers import committed_total, end_offsets, fast_forward, group_members
+from tests.support.kafka_helpers import consumed_to_end, fast_forward, group_members
 from tests.support.tcp_proxy import TcpProxy, through
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK   # utime + stime
 
 
 def parse_args() -> argparse.Namespace:
@@ -93,9 +86,9 @@ async def main(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.2)
 
         async def phase(seconds: float) -> tuple[float, int, int]:
-            cpu0, (b0, l0) = cpu_seconds(worker.pid), list(written)
+            cpu0, (b0, l0) = cpu_seconds([worker.pid]), list(written)
             await feed(seconds)
-            return cpu_seconds(worker.pid) - cpu0, written[0] - b0, written[1] - l0
+            return cpu_seconds([worker.pid]) - cpu0, written[0] - b0, written[1] - l0
         try:
             async def joined() -> bool:
                 return await group_members(bootstrap, prefix + "ingest") == 1
@@ -105,10 +98,8 @@ async def main(args: argparse.Namespace) -> None:
             down = await phase(args.outage_s)
             proxy.restore()
             restored = time.monotonic()
-            end = await end_offsets(bootstrap, INGEST)
-            async def caught_up() -> bool:
-                return await committed_total(bootstrap, prefix + "ingest", INGEST) >= end
-            await eventually(caught_up, within=120, interval=0.1)
+            await consumed_to_end(bootstrap, prefix + "ingest", INGEST, within=120,
+                                  interval=0.1)
             recovery = time.monotonic() - restored
         finally:
             await producer.stop()

@@ -47,7 +47,7 @@ from shared.migrate import migrate
 from shared.runner import prepare
 from shared.settings import Settings, servers
 from shared.topics import COMMANDS
-from tests.support.kafka_helpers import committed_total, end_offsets, fast_forward, group_members
+from tests.support.kafka_helpers import consumed_to_end, fast_forward, group_members
 
 STORES = 10
 COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka",
@@ -284,12 +284,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
         # after its results are recorded. Asking the broker, not the database, keeps the watching
         # off the measured database: a count of the run's results every 50 ms took 41 ms a call
         # on a client_commands table grown by earlier runs, 4.4 s of an 11 s run.
-        bootstrap = settings.kafka_bootstrap_servers
-        end = await end_offsets(bootstrap, COMMANDS)
-        while await committed_total(bootstrap, group, COMMANDS) < end:
-            if time.perf_counter() - start > 600:
-                raise RuntimeError("commands did not finish within 10 minutes")
-            await asyncio.sleep(0.05)
+        await consumed_to_end(settings.kafka_bootstrap_servers, group, COMMANDS, within=600)
         applied_s = time.perf_counter() - start
         cpu = cpu_seconds(pids) - cpu[0], cpu_seconds(postgres_pids()) - cpu[1]
         done = await conn.fetchval("SELECT count(*) FROM client_commands WHERE store_id = $1 "

@@ -19,7 +19,7 @@ from shared.topics import DELIVERY_CALLBACKS, MESSAGES_EVENTS, MESSAGES_OUTBOUND
 from tests.conftest import eventually
 from tests.support import fake_providers as fp
 from tests.support.fake_providers import FakeProviders
-from tests.support.kafka_helpers import Watcher, committed_total, end_offsets, produce
+from tests.support.kafka_helpers import Watcher, consumed_to_end, produce
 from tests.support.messaging_helpers import (
     CALLBACK_URL_SECRET,
     Messaging,
@@ -52,12 +52,8 @@ async def state_is(pool: Pool, message_id: uuid.UUID, *states: str) -> None:
 
 
 async def consumed(s: Settings, topic: str) -> None:
-    end = await end_offsets(s.kafka_bootstrap_servers, topic)
-
-    async def done() -> bool:
-        return await committed_total(s.kafka_bootstrap_servers, s.group_prefix + "delivery",
-                                     topic) >= end
-    await eventually(done)
+    await consumed_to_end(s.kafka_bootstrap_servers, s.group_prefix + "delivery", topic,
+                          within=20)
 
 
 def outbound(store_id: uuid.UUID, client_id: uuid.UUID, channel: str,

@@ -20,7 +20,7 @@ from shared.stats import Rules
 from shared.topics import EVENTS, ORDERS, ORDERS_DLQ
 from tests.conftest import Pipeline, eventually
 from tests.support.api_helpers import Shop, a_client
-from tests.support.kafka_helpers import Watcher, committed_total, end_offsets, produce
+from tests.support.kafka_helpers import Watcher, consumed_to_end, produce
 
 pytestmark = pytest.mark.usefixtures("pipeline")  # its orders service applies the events
 
@@ -127,12 +127,8 @@ async def test_stats_follow_each_kind_of_event_and_a_replay_changes_nothing(
 
 async def consumed_everything(settings: Settings, pipeline: Pipeline) -> None:
     """The orders consumer has committed past everything on its topic."""
-    end = await end_offsets(settings.kafka_bootstrap_servers, ORDERS)
-    group = pipeline.settings.group_prefix + "orders"
-
-    async def caught_up() -> bool:
-        return await committed_total(settings.kafka_bootstrap_servers, group, ORDERS) >= end
-    await eventually(caught_up)
+    await consumed_to_end(settings.kafka_bootstrap_servers,
+                          pipeline.settings.group_prefix + "orders", ORDERS, within=20)
 
 
 async def test_vip_flips_at_exactly_ten_orders_and_at_the_spend_threshold(

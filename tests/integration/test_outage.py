@@ -15,13 +15,7 @@ from shared.db import Pool
 from shared.settings import Settings
 from shared.topics import INGEST
 from tests.conftest import eventually, free_port
-from tests.support.kafka_helpers import (
-    committed_total,
-    end_offsets,
-    fast_forward,
-    group_members,
-    produce,
-)
+from tests.support.kafka_helpers import consumed_to_end, fast_forward, group_members, produce
 from tests.support.tcp_proxy import TcpProxy, through
 
 
@@ -62,11 +56,7 @@ async def test_a_database_outage_backs_off_logs_a_few_lines_and_recovers(
             await eventually(lambda: proxy.refused >= 6, within=60)
             outage_lines = lines[during:]
             proxy.restore()
-            end = await end_offsets(bootstrap, INGEST)
-
-            async def caught_up() -> bool:
-                return await committed_total(bootstrap, prefix + "ingest", INGEST) >= end
-            await eventually(caught_up, within=60)
+            await consumed_to_end(bootstrap, prefix + "ingest", INGEST, within=60)
             await eventually(lambda: any(b"outage over" in x for x in lines), within=30)
         finally:
             worker.terminate()

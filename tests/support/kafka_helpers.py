@@ -43,6 +43,19 @@ async def committed_total(bootstrap: str, group: str, topic: str) -> int:
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
 
 
+async def consumed_to_end(bootstrap: str, group: str, topic: str, within: float,
+                          interval: float = 0.05) -> None:
+    """Wait until `group` has committed every record `topic` holds now (a consumer here commits
+    a batch only after its effects): TimeoutError after `within` seconds. Asks the broker, so the
+    waiting stays off the database being measured."""
+    end = await end_offsets(bootstrap, topic)
+    async with asyncio.timeout(within):
+        while True:
+            if await committed_total(bootstrap, group, topic) >= end:
+                return
+            await asyncio.sleep(interval)
+
+
 async def partitions_of(bootstrap: str, topic: str, within: float = 30.0
                         ) -> list[TopicPartition]:
     """The topic's partitions. Right after the topic is created, a broker that has not caught
