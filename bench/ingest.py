@@ -1,13 +1,17 @@
 """Ingest -> upsert -> relay throughput and latency, beside raw baselines from the same run.
 
-    python -m bench.ingest [--records 100000] [--workers 2] [--steady-rate 2000] [--profile DIR]
+    python -m bench.ingest [--records 100000] [--workers 2] [--steady-rate 2000 500]
+                           [--profile DIR]
 
 Runs `--workers` processes of `clients run ingest upsert relay` in consumer groups of their own,
-then two phases with them:
+then these phases with them:
 1. throughput: N records published at once to clients.ingest.v1 (about 70% new people, 20% email
    duplicates in case and whitespace variants, 10% repeated external ids with another email);
-   sustained msgs/s until every result and event is out. Latency here is mostly queueing.
-2. latency: N/10 more records at a steady rate below capacity; p50/p99 from publish to result.
+   sustained msgs/s until every result and event is out. Latency here is mostly queueing. The
+   CPU each side used meanwhile: the workers, PostgreSQL, the Kafka broker.
+2. latency, at each steady rate: five seconds of records (at most N/10), each sent at its time;
+   p50/p99 from publish to result. The first rate is the target's; the second one the pipeline
+   keeps up with, so its latency is the path's own and not a queue's.
 Prints peak RSS of each process and two baselines measured now on the same machine: COPY of the
 same rows into a scratch table, and plain aiokafka produce + consume of N messages.
 """
@@ -23,6 +27,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -79,25 +84,44 @@ def peak_rss_mb(pid: int | None = None) -> float:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU the processes have used so far (Linux /proc)."""
-    ticks = 0
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    ticks = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        ticks[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return ticks
+
+
+def cpu_used(before: dict[int, float], pids: list[int]) -> float:
+    """CPU used since `before` (a cpu_by_pid) by the processes `pids`, counting those started
+    since in full; a process that ended meanwhile is missed (PostgreSQL's backends come and go)."""
+    return sum(now - before.get(pid, 0.0) for pid, now in cpu_by_pid(pids).items())
 
 
 def postgres_pids() -> list[int]:
     """The local PostgreSQL's processes (none when the database is elsewhere)."""
+    return pids_named("postgres")
+
+
+def kafka_pids() -> list[int]:
+    """The local Kafka brokers (the only Java processes these machines run)."""
+    return pids_named("java")
+
+
+def pids_named(comm: str) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() == "postgres":
+                    if f.read().strip() == comm:
                         pids.append(int(entry))
             except OSError:
                 continue
@@ -137,7 +161,8 @@ async def run_pipeline(settings: Settings, phases: list[tuple[list[dict[str, Any
             if time.monotonic() > deadline:
                 raise RuntimeError("workers did not join their groups")
             await asyncio.sleep(0.3)
-        figures = [await measure(settings, records, rate, store_id) for records, rate in phases]
+        figures = [await measure(settings, records, rate, store_id, [p.pid for p in procs])
+                   for records, rate in phases]
         for f in figures:
             f["worker_peak_rss_mb"] = [peak_rss_mb(p.pid) for p in procs]
     finally:
@@ -157,7 +182,7 @@ def profiled(directory: str | None, worker: int) -> list[str]:
 
 
 async def measure(settings: Settings, records: list[dict[str, Any]], rate: float,
-                  store_id: uuid.UUID) -> dict[str, Any]:
+                  store_id: uuid.UUID, workers: list[int]) -> dict[str, Any]:
     bootstrap = settings.kafka_bootstrap_servers
     results, events = await tail(bootstrap, UPSERT_RESULTS), await tail(bootstrap, EVENTS)
     sent_at: dict[str, float] = {}
@@ -178,6 +203,8 @@ async def measure(settings: Settings, records: list[dict[str, Any]], rate: float
                         outcomes[v["outcome"]] = outcomes.get(v["outcome"], 0) + 1
 
     collecting = asyncio.create_task(collect_results())
+    listers: tuple[Callable[[], list[int]], ...] = (lambda: workers, postgres_pids, kafka_pids)
+    cpu_before = [cpu_by_pid(pids()) for pids in listers]
     start = time.perf_counter()
     for i, rec in enumerate(records):
         if rate and (ahead := start + i / rate - time.perf_counter()) > 0:
@@ -200,13 +227,14 @@ async def measure(settings: Settings, records: list[dict[str, Any]], rate: float
         if left == 0 and caught_up:
             break
     events_done = time.perf_counter() - start
+    cpu = [cpu_used(before, pids()) for pids, before in zip(listers, cpu_before, strict=True)]
     await pool.close()
     await producer.stop()
     await results.stop()
     await events.stop()
     lat = sorted(latencies)
     return {"n": len(records), "published_s": published, "results_s": results_done,
-            "all_out_s": events_done, "events": event_count, "outcomes": outcomes,
+            "all_out_s": events_done, "events": event_count, "outcomes": outcomes, "cpu_s": cpu,
             "p50_ms": statistics.median(lat) * 1000, "p99_ms": lat[int(len(lat) * 0.99)] * 1000}
 
 
@@ -258,8 +286,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--steady-rate", type=float, default=2000,
-                        help="records/s of the latency phase")
+    parser.add_argument("--steady-rate", type=float, nargs="+", default=[2000, 500],
+                        help="records/s of each latency phase (the target's rate, and a quiet "
+                             "one the pipeline keeps up with)")
     parser.add_argument("--profile", metavar="DIR",
                         help="run the workers under cProfile, writing DIR/worker-N.prof")
     args = parser.parse_args()
@@ -269,13 +298,15 @@ async def main() -> None:
     store = await stores.create_store(pool, f"bench {uuid.uuid4().hex[:6]}")
     key = await stores.create_key(pool, store.id, "bench")
     records = make_records(args.records, key.token)
-    steady = make_records(max(1, args.records // 10), key.token, seed=11, prefix="steady")
+    steady = [(make_records(max(1, min(args.records // 10, int(rate * 5))), key.token,
+                            seed=11 + i, prefix=f"steady{i}"), rate)
+              for i, rate in enumerate(args.steady_rate)]
     n = len(records)
 
     copy_s = await baseline_copy(settings, records)
     kafka_s = await baseline_kafka(settings, records)
-    burst, paced = await run_pipeline(settings, [(records, 0), (steady, args.steady_rate)],
-                                      args.workers, store.id, args.profile)
+    burst, *paced = await run_pipeline(settings, [(records, 0), *steady], args.workers,
+                                       store.id, args.profile)
     clients = await pool.fetchval("SELECT count(*) FROM clients WHERE store_id = $1", store.id)
     await pool.close()
 
@@ -291,10 +322,17 @@ async def main() -> None:
           f"{kafka_s / burst['all_out_s']:.3f}x plain aiokafka")
     print(f"    publish->result   p50 {burst['p50_ms']:.0f} ms   p99 {burst['p99_ms']:.0f} ms "
           "(queueing behind the burst)")
-    print(f"  latency phase: {paced['n']} records at {args.steady_rate:,.0f}/s")
-    print(f"    publish->result   p50 {paced['p50_ms']:.0f} ms   p99 {paced['p99_ms']:.0f} ms")
+    workers_s, postgres_s, kafka_s_cpu = burst["cpu_s"]
+    print(f"    CPU               workers {workers_s:.1f} s ({workers_s / n * 1e6:,.0f} µs a "
+          f"record), PostgreSQL {postgres_s:.1f} s ({postgres_s / n * 1e6:,.0f} µs), Kafka "
+          f"{kafka_s_cpu:.1f} s ({kafka_s_cpu / n * 1e6:,.0f} µs), of "
+          f"{burst['all_out_s'] * (os.cpu_count() or 1):.1f} core-s")
+    for phase, rate in zip(paced, args.steady_rate, strict=True):
+        print(f"  latency phase: {phase['n']} records at {rate:,.0f}/s")
+        print(f"    publish->result   p50 {phase['p50_ms']:.0f} ms   p99 {phase['p99_ms']:.0f} ms")
     print(f"  clients in the store: {clients}")
-    print(f"  peak RSS            workers {[round(r) for r in paced['worker_peak_rss_mb']]} MB, "
+    rss = [round(r) for r in paced[-1]["worker_peak_rss_mb"]]
+    print(f"  peak RSS            workers {rss} MB, "
           f"bench {peak_rss_mb():.0f} MB")
     print("  baselines (same run, same rows):")
     print(f"    COPY into a scratch table          {copy_s:.2f} s   {n / copy_s:,.0f} rows/s")

@@ -38,7 +38,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.ingest import FIRST, LAST, cpu_seconds, peak_rss_mb, postgres_pids, profiled
+from bench.ingest import FIRST, LAST, cpu_by_pid, cpu_used, peak_rss_mb, postgres_pids, profiled
 from schemas.commands import ClientCommand
 from services.edge.reads import ClientQuery
 from services.edge.reads_sql import export_clients
@@ -272,7 +272,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
                                     linger_ms=5, acks="all", enable_idempotence=True)
         await producer.start()
         try:
-            cpu = cpu_seconds(pids), cpu_seconds(postgres_pids())
+            before = cpu_by_pid(pids), cpu_by_pid(postgres_pids())
             start = time.perf_counter()
             futures = [await producer.send(COMMANDS, v, key=str(c).encode())
                        for v, c in zip(values, ids, strict=True)]
@@ -286,7 +286,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
         # on a client_commands table grown by earlier runs, 4.4 s of an 11 s run.
         await consumed_to_end(settings.kafka_bootstrap_servers, group, COMMANDS, within=600)
         applied_s = time.perf_counter() - start
-        cpu = cpu_seconds(pids) - cpu[0], cpu_seconds(postgres_pids()) - cpu[1]
+        cpu = cpu_used(before[0], pids), cpu_used(before[1], postgres_pids())
         done = await conn.fetchval("SELECT count(*) FROM client_commands WHERE store_id = $1 "
                                    "AND command_id LIKE $2", store_id, f"bench-{run}-%")
         if done != n:
