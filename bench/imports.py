@@ -5,7 +5,8 @@
 For each size: generates a CSV (realistic names, emails and phones; about 5% duplicates and 1%
 bad rows), runs `--workers` processes of `clients run imports relay` in consumer groups of their
 own, and times `clients import FILE --json` from command start to its final summary. Prints rows/s,
-the peak RSS of the CLI and of each worker, and the baseline: COPY of the same file into a scratch
+the CPU the CLI, the workers, PostgreSQL and Kafka used meanwhile, the peak RSS of the CLI and of
+each worker, and the baseline: COPY of the same file into a scratch
 table. Runs in a database of its own (`<DATABASE_URL's>_bench_imports`), made afresh and dropped
 at the end: each run starts from the same empty database.
 """
@@ -16,6 +17,7 @@ import csv
 import json
 import os
 import random
+import resource
 import signal
 import sys
 import tempfile
@@ -26,7 +28,17 @@ from pathlib import Path
 import asyncpg
 
 from bench._scratch import scratch_database
-from bench.ingest import DOMAINS, FIRST, LAST, peak_rss_mb, profiled
+from bench.ingest import (
+    DOMAINS,
+    FIRST,
+    LAST,
+    cpu_by_pid,
+    cpu_used,
+    kafka_pids,
+    peak_rss_mb,
+    postgres_pids,
+    profiled,
+)
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
@@ -89,6 +101,9 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
             if time.monotonic() > deadline:
                 raise RuntimeError("workers did not join their group")
             await asyncio.sleep(0.3)
+        listers = ([p.pid for p in procs], postgres_pids(), kafka_pids())
+        cpu_before = [cpu_by_pid(pids) for pids in listers]
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         cli = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services.cli", "import", str(path), "--store", str(store_id),
@@ -109,6 +124,11 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
         watching = asyncio.create_task(watch_cli())
         out, _ = await cli.communicate()
         wall = time.perf_counter() - start
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI, now waited for
+        cpu = [children.ru_utime + children.ru_stime
+               - children_before.ru_utime - children_before.ru_stime,
+               cpu_used(cpu_before[0], listers[0]), cpu_used(cpu_before[1], postgres_pids()),
+               cpu_used(cpu_before[2], kafka_pids())]
         watching.cancel()
         if cli.returncode != 0:
             raise RuntimeError(f"clients import failed ({cli.returncode})")
@@ -118,7 +138,7 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
             if p.returncode is None:
                 p.send_signal(signal.SIGTERM)
         await asyncio.gather(*(p.wait() for p in procs))
-    return {"wall_s": wall, "summary": json.loads(out), "cli_rss_mb": cli_rss,
+    return {"wall_s": wall, "summary": json.loads(out), "cli_rss_mb": cli_rss, "cpu_s": cpu,
             "worker_rss_mb": worker_rss}
 
 
@@ -157,6 +177,13 @@ async def main() -> None:
             print(f"  {n:,} rows ({path.stat().st_size / 2**20:.0f} MB): "
                   f"{wall:.2f} s from command start to summary, {n / wall:,.0f} rows/s")
             print(f"    summary    {s}")
+            cpu = got["cpu_s"]
+            assert isinstance(cpu, list)
+            cli_s, workers_s, postgres_s, kafka_s = (float(c) for c in cpu)
+            print(f"    CPU        clients import {cli_s:.1f} s, workers {workers_s:.1f} s "
+                  f"({workers_s / n * 1e6:,.0f} µs a row), PostgreSQL {postgres_s:.1f} s "
+                  f"({postgres_s / n * 1e6:,.0f} µs), Kafka {kafka_s:.1f} s, of "
+                  f"{wall * (os.cpu_count() or 1):.1f} core-s")
             print(f"    peak RSS   clients import {got['cli_rss_mb']:.0f} MB, workers "
                   f"{[round(r) for r in got['worker_rss_mb']]} MB")  # type: ignore[attr-defined]
             print(f"    baseline   COPY of the same file: {copy_s:.2f} s, "
