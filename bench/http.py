@@ -10,6 +10,8 @@ groups of their own), then:
    when the last is answered): req/s, p50/p99;
 2. open loop: requests sent at a steady `--steady-rate` for `--steady-s` seconds whatever the
    answers: p50/p99.
+For each, the CPU a request cost the edge, the pipeline, PostgreSQL, Kafka and the callers (this
+process), and how busy that kept the cores.
 Every answer must be 201 (created, the result recorded); a 202 (no result in time) is counted.
 Baseline at each load: the same number of callers each doing one INSERT of the same fields into a
 scratch table on its own connection (what a request costs with no HTTP, no Kafka, no resolver).
@@ -29,6 +31,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from bench._cpu import CpuMeter, kafka_pids, postgres_pids, this_process
 from bench._edge import until_healthy
 from bench.ingest import peak_rss_mb, profiled
 from shared import stores
@@ -164,6 +167,16 @@ async def main() -> None:
     port = free_port()
     procs = await start_services(settings, args.workers, port, args.profile)
     rows: list[tuple[str, dict[str, float], dict[str, float]]] = []
+    cpu: list[tuple[str, float, dict[str, float]]] = []  # phase, seconds, CPU per side
+
+    async def metered(name: str, phase: Awaitable[dict[str, float]]) -> dict[str, float]:
+        meter = CpuMeter(edge=lambda: [procs[0].pid], pipeline=lambda: [p.pid for p in procs[1:]],
+                         postgres=postgres_pids, kafka=kafka_pids, callers=this_process)
+        start = time.perf_counter()
+        got = await phase
+        cpu.append((name, time.perf_counter() - start, meter.used()))
+        return got
+
     try:
         limit = max(*args.concurrency, 256)
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as http:
@@ -173,11 +186,12 @@ async def main() -> None:
             for _ in range(50):  # connections and statements warm
                 await edge.post(0)
             for c in args.concurrency:
-                rows.append((f"{c} concurrent, {args.requests} requests",
-                             await closed_loop(edge.post, args.requests, c),
+                name = f"{c} concurrent, {args.requests} requests"
+                rows.append((name, await metered(name, closed_loop(edge.post, args.requests, c)),
                              await baseline(settings, "closed", args.requests, c, 0)))
-            rows.append((f"steady {args.steady_rate:,.0f} req/s for {args.steady_s:g} s",
-                         await open_loop(edge.post, args.steady_rate, args.steady_s),
+            name = f"steady {args.steady_rate:,.0f} req/s for {args.steady_s:g} s"
+            rows.append((name, await metered(name, open_loop(edge.post, args.steady_rate,
+                                                             args.steady_s)),
                          await baseline(settings, "open", 0, 50, args.steady_rate,
                                         args.steady_s)))
         rss = [peak_rss_mb(p.pid) for p in procs]
@@ -196,6 +210,13 @@ async def main() -> None:
               f"{raw['rate']:>14,.0f} {raw['p50']:>6.1f} {raw['p99']:>6.1f}   "
               f"{got['rate'] / raw['rate']:.2f}x")
     print(f"  answers other than 201: {edge.not_created or 'none'}")
+    print(f"  CPU a request, µs: {'':<15} {'edge':>8} {'pipeline':>9} {'PostgreSQL':>11} "
+          f"{'Kafka':>7} {'callers':>8}   busy")
+    for (name, seconds, used), (_, got, _) in zip(cpu, rows, strict=True):
+        done = got["rate"] * seconds
+        print(f"  {name:<34} " + " ".join(f"{used[k] / done * 1e6:>{w},.0f}" for k, w in (
+            ("edge", 8), ("pipeline", 9), ("postgres", 11), ("kafka", 7), ("callers", 8)))
+            + f"   {sum(used.values()) / (seconds * (os.cpu_count() or 1)):.0%} of the cores")
     print(f"  peak RSS: edge {rss[0]:.0f} MB, pipeline {[round(r) for r in rss[1:]]} MB")
     print("  baseline: one asyncpg INSERT of the same fields per request, same callers")
 

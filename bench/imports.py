@@ -27,18 +27,9 @@ from pathlib import Path
 
 import asyncpg
 
+from bench._cpu import CpuMeter, kafka_pids, postgres_pids
 from bench._scratch import scratch_database
-from bench.ingest import (
-    DOMAINS,
-    FIRST,
-    LAST,
-    cpu_by_pid,
-    cpu_used,
-    kafka_pids,
-    peak_rss_mb,
-    postgres_pids,
-    profiled,
-)
+from bench.ingest import DOMAINS, FIRST, LAST, peak_rss_mb, profiled
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
@@ -101,8 +92,8 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
             if time.monotonic() > deadline:
                 raise RuntimeError("workers did not join their group")
             await asyncio.sleep(0.3)
-        listers = ([p.pid for p in procs], postgres_pids(), kafka_pids())
-        cpu_before = [cpu_by_pid(pids) for pids in listers]
+        meter = CpuMeter(workers=lambda: [p.pid for p in procs], postgres=postgres_pids,
+                         kafka=kafka_pids)
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         cli = await asyncio.create_subprocess_exec(
@@ -125,10 +116,8 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
         out, _ = await cli.communicate()
         wall = time.perf_counter() - start
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI, now waited for
-        cpu = [children.ru_utime + children.ru_stime
-               - children_before.ru_utime - children_before.ru_stime,
-               cpu_used(cpu_before[0], listers[0]), cpu_used(cpu_before[1], postgres_pids()),
-               cpu_used(cpu_before[2], kafka_pids())]
+        cpu = {"cli": children.ru_utime + children.ru_stime
+               - children_before.ru_utime - children_before.ru_stime, **meter.used()}
         watching.cancel()
         if cli.returncode != 0:
             raise RuntimeError(f"clients import failed ({cli.returncode})")
@@ -178,8 +167,8 @@ async def main() -> None:
                   f"{wall:.2f} s from command start to summary, {n / wall:,.0f} rows/s")
             print(f"    summary    {s}")
             cpu = got["cpu_s"]
-            assert isinstance(cpu, list)
-            cli_s, workers_s, postgres_s, kafka_s = (float(c) for c in cpu)
+            assert isinstance(cpu, dict)
+            cli_s, workers_s, postgres_s, kafka_s = (float(c) for c in cpu.values())
             print(f"    CPU        clients import {cli_s:.1f} s, workers {workers_s:.1f} s "
                   f"({workers_s / n * 1e6:,.0f} µs a row), PostgreSQL {postgres_s:.1f} s "
                   f"({postgres_s / n * 1e6:,.0f} µs), Kafka {kafka_s:.1f} s, of "

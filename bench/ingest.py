@@ -27,12 +27,12 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench._cpu import CpuMeter, kafka_pids, postgres_pids
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
@@ -80,52 +80,6 @@ def peak_rss_mb(pid: int | None = None) -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU the processes have used so far (Linux /proc)."""
-    return sum(cpu_by_pid(pids).values())
-
-
-def cpu_by_pid(pids: list[int]) -> dict[int, float]:
-    ticks = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        ticks[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
-    return ticks
-
-
-def cpu_used(before: dict[int, float], pids: list[int]) -> float:
-    """CPU used since `before` (a cpu_by_pid) by the processes `pids`, counting those started
-    since in full; a process that ended meanwhile is missed (PostgreSQL's backends come and go)."""
-    return sum(now - before.get(pid, 0.0) for pid, now in cpu_by_pid(pids).items())
-
-
-def postgres_pids() -> list[int]:
-    """The local PostgreSQL's processes (none when the database is elsewhere)."""
-    return pids_named("postgres")
-
-
-def kafka_pids() -> list[int]:
-    """The local Kafka brokers (the only Java processes these machines run)."""
-    return pids_named("java")
-
-
-def pids_named(comm: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() == comm:
-                        pids.append(int(entry))
-            except OSError:
-                continue
-    return pids
 
 
 async def tail(bootstrap: str, topic: str) -> AIOKafkaConsumer:
@@ -203,8 +157,7 @@ async def measure(settings: Settings, records: list[dict[str, Any]], rate: float
                         outcomes[v["outcome"]] = outcomes.get(v["outcome"], 0) + 1
 
     collecting = asyncio.create_task(collect_results())
-    listers: tuple[Callable[[], list[int]], ...] = (lambda: workers, postgres_pids, kafka_pids)
-    cpu_before = [cpu_by_pid(pids()) for pids in listers]
+    meter = CpuMeter(workers=lambda: workers, postgres=postgres_pids, kafka=kafka_pids)
     start = time.perf_counter()
     for i, rec in enumerate(records):
         if rate and (ahead := start + i / rate - time.perf_counter()) > 0:
@@ -227,7 +180,7 @@ async def measure(settings: Settings, records: list[dict[str, Any]], rate: float
         if left == 0 and caught_up:
             break
     events_done = time.perf_counter() - start
-    cpu = [cpu_used(before, pids()) for pids, before in zip(listers, cpu_before, strict=True)]
+    cpu = meter.used()
     await pool.close()
     await producer.stop()
     await results.stop()
@@ -322,7 +275,7 @@ async def main() -> None:
           f"{kafka_s / burst['all_out_s']:.3f}x plain aiokafka")
     print(f"    publish->result   p50 {burst['p50_ms']:.0f} ms   p99 {burst['p99_ms']:.0f} ms "
           "(queueing behind the burst)")
-    workers_s, postgres_s, kafka_s_cpu = burst["cpu_s"]
+    workers_s, postgres_s, kafka_s_cpu = burst["cpu_s"].values()
     print(f"    CPU               workers {workers_s:.1f} s ({workers_s / n * 1e6:,.0f} µs a "
           f"record), PostgreSQL {postgres_s:.1f} s ({postgres_s / n * 1e6:,.0f} µs), Kafka "
           f"{kafka_s_cpu:.1f} s ({kafka_s_cpu / n * 1e6:,.0f} µs), of "

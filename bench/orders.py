@@ -28,8 +28,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from bench._cpu import CpuMeter, postgres_pids
 from bench._scratch import scratch_database
-from bench.ingest import baseline_kafka, cpu_by_pid, cpu_used, peak_rss_mb, postgres_pids, profiled
+from bench.ingest import baseline_kafka, peak_rss_mb, profiled
 from services.orders.segments import move_segments
 from shared import stores
 from shared.db import create_pool
@@ -99,7 +100,7 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
         producer = AIOKafkaProducer(bootstrap_servers=servers(bootstrap), linger_ms=5,
                                     max_batch_size=256 * 1024)
         await producer.start()
-        cpu = cpu_by_pid([p.pid for p in procs]), cpu_by_pid(postgres_pids())
+        meter = CpuMeter(workers=lambda: [p.pid for p in procs], postgres=postgres_pids)
         start = time.perf_counter()
         try:
             for e in events:
@@ -114,7 +115,7 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
         # measured database (a count every 50 ms was 10% of a core).
         await consumed_to_end(bootstrap, prefix + "orders", ORDERS, within=600)
         elapsed = time.perf_counter() - start
-        used = cpu_used(cpu[0], [p.pid for p in procs]), cpu_used(cpu[1], postgres_pids())
+        used = meter.used()
         done = await pool.fetchval("SELECT count(*) FROM order_events WHERE store_id = $1",
                                    store_id)
         if done != len(events) - _not_recordable(events):
@@ -127,7 +128,7 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
             "SELECT count(*) AS clients, sum(total_orders) AS orders, "
             "count(*) FILTER (WHERE is_vip) AS vip FROM clients WHERE store_id = $1", store_id)
         return {"published_s": published, "elapsed_s": elapsed, "stats": dict(stats or {}),
-                "workers_cpu_s": used[0], "postgres_cpu_s": used[1],
+                "workers_cpu_s": used["workers"], "postgres_cpu_s": used["postgres"],
                 "worker_peak_rss_mb": [peak_rss_mb(p.pid) for p in procs]}
     finally:
         await pool.close()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from aiokafka import AIOKafkaProducer
 
-from bench.ingest import cpu_seconds
+from bench._cpu import cpu_seconds
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare

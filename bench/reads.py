@@ -38,7 +38,8 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench.ingest import FIRST, LAST, cpu_by_pid, cpu_used, peak_rss_mb, postgres_pids, profiled
+from bench._cpu import CpuMeter, postgres_pids
+from bench.ingest import FIRST, LAST, peak_rss_mb, profiled
 from schemas.commands import ClientCommand
 from services.edge.reads import ClientQuery
 from services.edge.reads_sql import export_clients
@@ -272,7 +273,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
                                     linger_ms=5, acks="all", enable_idempotence=True)
         await producer.start()
         try:
-            before = cpu_by_pid(pids), cpu_by_pid(postgres_pids())
+            meter = CpuMeter(commands=lambda: pids, postgres=postgres_pids)
             start = time.perf_counter()
             futures = [await producer.send(COMMANDS, v, key=str(c).encode())
                        for v, c in zip(values, ids, strict=True)]
@@ -286,7 +287,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
         # on a client_commands table grown by earlier runs, 4.4 s of an 11 s run.
         await consumed_to_end(settings.kafka_bootstrap_servers, group, COMMANDS, within=600)
         applied_s = time.perf_counter() - start
-        cpu = cpu_used(before[0], pids), cpu_used(before[1], postgres_pids())
+        cpu = tuple(meter.used().values())
         done = await conn.fetchval("SELECT count(*) FROM client_commands WHERE store_id = $1 "
                                    "AND command_id LIKE $2", store_id, f"bench-{run}-%")
         if done != n:

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from itertools import chain
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -47,8 +47,17 @@ def create_broker(settings: Settings, registry: CollectorRegistry) -> KafkaBroke
     )
 
 
-async def _skip_body(_: object) -> None:
-    """A FastStream decoder for handlers that read the raw records themselves."""
+async def _raw_records(msg: KafkaMessage) -> "Records":
+    """A FastStream decoder that hands the handler the batch's raw records as its body.
+
+    Not a `msg: KafkaMessage` parameter: FastStream resolves such a `Context` parameter with a
+    synchronous function, which fast_depends runs in a worker thread, two thread hops per batch.
+    With the records as the body, a 10-concurrent `bench.http` run went from 129 / 154 to 142 /
+    181 req/s and 50-concurrent from 317 / 308 to 343 / 381 (alternating pairs); most batches on
+    that path hold one or two records, so each hop was paid per request.
+    """
+    raw = msg.raw_message
+    return tuple(raw) if isinstance(raw, tuple | list) else (raw,)
 
 
 Records = tuple["ConsumerRecord[bytes, bytes]", ...]
@@ -86,16 +95,15 @@ def raw_batch_subscriber(router: KafkaRouter, topic: str, *, group: str, max_rec
 
         subscriber = router.subscriber(topic, group_id=group, batch=True,
                                        max_records=max_records, auto_offset_reset="earliest",
-                                       ack_policy=AckPolicy.NACK_ON_ERROR, decoder=_skip_body)
+                                       ack_policy=AckPolicy.NACK_ON_ERROR, decoder=_raw_records)
         if not isinstance(subscriber, BatchSubscriber):  # a FastStream upgrade changed it
             raise TypeError(f"a batch subscriber was expected, not {type(subscriber)}")
         subscriber.__class__ = PromptBatchSubscriber
 
         @subscriber
-        async def consume(msg: KafkaMessage) -> None:
-            raw = msg.raw_message
+        async def consume(records: Any) -> None:
             try:
-                await handler(raw if isinstance(raw, tuple) else (raw,))
+                await handler(records)
             except Exception as e:
                 await asyncio.sleep(outage.failed(e))
                 raise NackMessage() from e  # seek back, quietly: the outage is logged above
