@@ -1,5 +1,6 @@
 """Invariant 3: the outbox relay publishes at least once, with a stable event id, one leader."""
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ import pytest
 from services.relay import logic as relay
 from services.relay import sql
 from shared.db import Pool
-from shared.outbox import add_events, client_event
+from shared.outbox import CHANNEL, add_events, client_event
 from shared.publish import create_producer
 from shared.settings import Settings
 from shared.topics import EVENTS
@@ -72,3 +73,21 @@ async def test_only_one_relay_leads_and_a_standby_takes_over(private_database: s
         for c in (first, second):
             if not c.is_closed():
                 await c.close()
+
+
+async def test_events_added_wake_the_relay_when_their_transaction_commits(
+        private_pool: Pool, private_database: str) -> None:
+    """The relay sleeps up to RELAY_IDLE_POLL_S between rounds unless woken: new events must
+    wake it, or each would wait out the sleep."""
+    store_id = uuid.uuid4()
+    listener = await asyncpg.connect(private_database)
+    woken = asyncio.Event()
+    await listener.add_listener(CHANNEL, lambda *_: woken.set())
+    try:
+        async with private_pool.acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO stores (id, name) VALUES ($1, 'wake test')", store_id)
+            await add_events(conn, [client_event("client.created", snapshot(store_id),
+                                                 datetime.now(UTC))])
+        await asyncio.wait_for(woken.wait(), timeout=30)
+    finally:
+        await listener.close()
