@@ -4,7 +4,9 @@ asyncpg prepares every statement. After five runs PostgreSQL may switch a prepar
 a generic plan, chosen while a table was still small (a sequential scan), and keep it for the
 connection's life: on a fresh deployment the batch joins then crawl (measured: 1,358 instead of
 5,775 msgs/s in bench/ingest.py). Our statements each carry a whole batch, so planning them every
-time costs nothing that shows.
+time costs nothing that shows — except where batches hold one record: the resolver's
+transactions ask for generic plans (shared/resolver_sql.py::GENERIC_PLANS says why and what it
+measured).
 
 A connection goes back to the pool without asyncpg's reset query (RESET ALL, CLOSE ALL, UNLISTEN
 *, pg_advisory_unlock_all: one more round trip on every release). Nothing here leaves session

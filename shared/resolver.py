@@ -139,6 +139,7 @@ async def _resolve_in_transactions(pool: Pool, commands: Sequence[UpsertCommand]
     async for attempt in _retrying(attempts):
         with attempt:
             async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(sql.GENERIC_PLANS)
                 later = await _busy_people(conn, commands)
                 waiting = set(later)
                 now = [i for i in range(len(commands)) if i not in waiting]
@@ -148,6 +149,7 @@ async def _resolve_in_transactions(pool: Pool, commands: Sequence[UpsertCommand]
         async for attempt in _retrying(attempts):
             with attempt:
                 async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute(sql.GENERIC_PLANS)
                     got = await _resolve(conn, [commands[i] for i in later])
                 results.update(zip(later, got, strict=True))
     return [results[i] for i in range(len(commands))]
