@@ -24,6 +24,18 @@ class CpuMeter:
                 for name, pids in self.groups.items()}
 
 
+LABELS = {"postgres": "PostgreSQL", "kafka": "Kafka"}
+
+
+def cpu_line(used: dict[str, float], n: int, unit: str, seconds: float) -> str:
+    """`workers 3.3 s (332 µs a row), PostgreSQL 2.4 s (236 µs), of 9.7 core-s`: each side's CPU
+    (a group named `clients_import` reads "clients import"), per unit of work, and what the
+    cores could have given over `seconds`."""
+    parts = [f"{LABELS.get(name, name.replace('_', ' '))} {s:.1f} s ({s / n * 1e6:,.0f} µs"
+             f"{f' a {unit}' if i == 0 else ''})" for i, (name, s) in enumerate(used.items())]
+    return ", ".join(parts) + f", of {seconds * (os.cpu_count() or 1):.1f} core-s"
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU the processes have used so far."""
     return sum(cpu_by_pid(pids).values())

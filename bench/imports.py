@@ -27,7 +27,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench._cpu import CpuMeter, kafka_pids, postgres_pids
+from bench._cpu import CpuMeter, cpu_line, kafka_pids, postgres_pids
 from bench._scratch import scratch_database
 from bench.ingest import DOMAINS, FIRST, LAST, peak_rss_mb, profiled
 from shared import stores
@@ -116,7 +116,7 @@ async def run_import(settings: Settings, path: Path, store_id: uuid.UUID, worker
         out, _ = await cli.communicate()
         wall = time.perf_counter() - start
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI, now waited for
-        cpu = {"cli": children.ru_utime + children.ru_stime
+        cpu = {"clients_import": children.ru_utime + children.ru_stime
                - children_before.ru_utime - children_before.ru_stime, **meter.used()}
         watching.cancel()
         if cli.returncode != 0:
@@ -168,11 +168,7 @@ async def main() -> None:
             print(f"    summary    {s}")
             cpu = got["cpu_s"]
             assert isinstance(cpu, dict)
-            cli_s, workers_s, postgres_s, kafka_s = (float(c) for c in cpu.values())
-            print(f"    CPU        clients import {cli_s:.1f} s, workers {workers_s:.1f} s "
-                  f"({workers_s / n * 1e6:,.0f} µs a row), PostgreSQL {postgres_s:.1f} s "
-                  f"({postgres_s / n * 1e6:,.0f} µs), Kafka {kafka_s:.1f} s, of "
-                  f"{wall * (os.cpu_count() or 1):.1f} core-s")
+            print(f"    CPU        {cpu_line(cpu, n, 'row', wall)}")
             print(f"    peak RSS   clients import {got['cli_rss_mb']:.0f} MB, workers "
                   f"{[round(r) for r in got['worker_rss_mb']]} MB")  # type: ignore[attr-defined]
             print(f"    baseline   COPY of the same file: {copy_s:.2f} s, "

@@ -32,7 +32,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench._cpu import CpuMeter, kafka_pids, postgres_pids
+from bench._cpu import CpuMeter, cpu_line, kafka_pids, postgres_pids
 from shared import stores
 from shared.db import create_pool
 from shared.runner import prepare
@@ -275,11 +275,7 @@ async def main() -> None:
           f"{kafka_s / burst['all_out_s']:.3f}x plain aiokafka")
     print(f"    publish->result   p50 {burst['p50_ms']:.0f} ms   p99 {burst['p99_ms']:.0f} ms "
           "(queueing behind the burst)")
-    workers_s, postgres_s, kafka_s_cpu = burst["cpu_s"].values()
-    print(f"    CPU               workers {workers_s:.1f} s ({workers_s / n * 1e6:,.0f} µs a "
-          f"record), PostgreSQL {postgres_s:.1f} s ({postgres_s / n * 1e6:,.0f} µs), Kafka "
-          f"{kafka_s_cpu:.1f} s ({kafka_s_cpu / n * 1e6:,.0f} µs), of "
-          f"{burst['all_out_s'] * (os.cpu_count() or 1):.1f} core-s")
+    print(f"    CPU               {cpu_line(burst['cpu_s'], n, 'record', burst['all_out_s'])}")
     for phase, rate in zip(paced, args.steady_rate, strict=True):
         print(f"  latency phase: {phase['n']} records at {rate:,.0f}/s")
         print(f"    publish->result   p50 {phase['p50_ms']:.0f} ms   p99 {phase['p99_ms']:.0f} ms")

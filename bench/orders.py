@@ -28,7 +28,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from bench._cpu import CpuMeter, postgres_pids
+from bench._cpu import CpuMeter, cpu_line, postgres_pids
 from bench._scratch import scratch_database
 from bench.ingest import baseline_kafka, peak_rss_mb, profiled
 from services.orders.segments import move_segments
@@ -128,7 +128,7 @@ async def run_orders(settings: Settings, events: list[dict[str, Any]], workers: 
             "SELECT count(*) AS clients, sum(total_orders) AS orders, "
             "count(*) FILTER (WHERE is_vip) AS vip FROM clients WHERE store_id = $1", store_id)
         return {"published_s": published, "elapsed_s": elapsed, "stats": dict(stats or {}),
-                "workers_cpu_s": used["workers"], "postgres_cpu_s": used["postgres"],
+                "cpu_s": used,
                 "worker_peak_rss_mb": [peak_rss_mb(p.pid) for p in procs]}
     finally:
         await pool.close()
@@ -230,10 +230,8 @@ async def main() -> None:
         print(f"    all recorded      {figures['elapsed_s']:.2f} s   {rate:,.0f} events/s "
               "(stats, versions, audit entries, events written)")
         print(f"    clients           {figures['stats']}")
-        print(f"    CPU               workers {figures['workers_cpu_s']:.1f} s "
-              f"({figures['workers_cpu_s'] / n * 1e6:,.0f} µs an event), PostgreSQL "
-              f"{figures['postgres_cpu_s']:.1f} s ({figures['postgres_cpu_s'] / n * 1e6:,.0f} µs), "
-              f"of {figures['elapsed_s'] * (os.cpu_count() or 1):.1f} core-s")
+        print(f"    CPU               "
+              f"{cpu_line(figures['cpu_s'], n, 'event', figures['elapsed_s'])}")
         print(f"    baseline: plain aiokafka produce+consume of the same events: "
               f"{kafka_s:.2f} s   {n / kafka_s:,.0f} msgs/s  -> ratio "
               f"{rate / (n / kafka_s):.2f}")

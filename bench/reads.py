@@ -38,7 +38,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from bench._cpu import CpuMeter, postgres_pids
+from bench._cpu import CpuMeter, cpu_line, postgres_pids
 from bench.ingest import FIRST, LAST, peak_rss_mb, profiled
 from schemas.commands import ClientCommand
 from services.edge.reads import ClientQuery
@@ -273,7 +273,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
                                     linger_ms=5, acks="all", enable_idempotence=True)
         await producer.start()
         try:
-            meter = CpuMeter(commands=lambda: pids, postgres=postgres_pids)
+            meter = CpuMeter(commands_processes=lambda: pids, postgres=postgres_pids)
             start = time.perf_counter()
             futures = [await producer.send(COMMANDS, v, key=str(c).encode())
                        for v, c in zip(values, ids, strict=True)]
@@ -287,7 +287,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
         # on a client_commands table grown by earlier runs, 4.4 s of an 11 s run.
         await consumed_to_end(settings.kafka_bootstrap_servers, group, COMMANDS, within=600)
         applied_s = time.perf_counter() - start
-        cpu = tuple(meter.used().values())
+        cpu = meter.used()
         done = await conn.fetchval("SELECT count(*) FROM client_commands WHERE store_id = $1 "
                                    "AND command_id LIKE $2", store_id, f"bench-{run}-%")
         if done != n:
@@ -297,9 +297,7 @@ async def bench_commands(settings: Settings, url: str, store_id: uuid.UUID, n: i
     print(f"commands     {n:,} tag commands on distinct clients: {n / applied_s:,.0f} "
           f"commands/s sustained ({applied_s:.1f} s from first send to last result; {workers} "
           f"commands process{'es' if workers > 1 else ''})")
-    print(f"  CPU        commands process{'es' if workers > 1 else ''} {cpu[0]:.1f} s "
-          f"({cpu[0] / n * 1e6:,.0f} µs a command), PostgreSQL {cpu[1]:.1f} s "
-          f"({cpu[1] / n * 1e6:,.0f} µs), of {applied_s * (os.cpu_count() or 1):.1f} core-s")
+    print(f"  CPU        {cpu_line(cpu, n, 'command', applied_s)}")
     print(f"  baseline   producing them alone: {n / produced_s:,.0f} msgs/s")
 
 
